@@ -1,0 +1,58 @@
+"""The thb-kb web server: Flask app factory.
+
+Configuration is layered (Flask's habit): the defaults of the settings table, then `KB_*` environment
+variables, then the mapping passed to `create_app` (tests, CLI options).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from flask import Flask
+
+from kb import settings as settings_mod
+from kb.namespaces import Iris
+from kb.store import Store, open_store
+
+# Each module exposes `bp`, a Blueprint; the order matters only for routes that overlap.
+BLUEPRINTS = (
+    "server.home",
+)
+
+
+@dataclass
+class KB:
+    """What the request handlers share: settings, the store, the IRIs."""
+
+    settings: dict[str, Any]
+    store: Store
+    iris: Iris
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, store: Store | None = None,
+               load_if_empty: bool = True) -> Flask:
+    settings = settings_mod.load(config)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings["max_body"],
+        JSON_SORT_KEYS=False,
+        KB_SETTINGS=settings,
+    )
+    logging.getLogger("thb-kb").setLevel(settings["log_level"].upper())
+    if store is None:
+        store = open_store(settings)
+    kb = KB(settings=settings, store=store, iris=Iris(settings["base_iri"]))
+    app.extensions["kb"] = kb
+    if load_if_empty and not store.graphs():
+        from kb import curated
+
+        report = curated.build(store)
+        if report is not None:
+            raise RuntimeError("the curated KB does not conform to the shapes:\n" + report.text())
+    for name in BLUEPRINTS:
+        module = importlib.import_module(name)
+        app.register_blueprint(module.bp)
+    return app
