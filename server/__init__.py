@@ -20,6 +20,11 @@ from kb.store import Store, open_store
 # Each module exposes `bp`, a Blueprint; the order matters only for routes that overlap.
 BLUEPRINTS = (
     "server.home",
+    "server.void",
+    "server.catalog",
+    "server.dumps",
+    "server.sitemap",
+    "server.metrics",
 )
 
 

@@ -1,29 +1,105 @@
-"""The home page and the health check."""
+"""The home page (counts, latest events, events per year, entry points) and the health check."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, current_app, jsonify, render_template
 
-from kb.stats import kb_stats
+from kb.namespaces import SCHEMA, THB
+from kb.stats import class_counts
+from kb.store import StoreError
+
+from .charts import bar_chart
+from .local_paths import doc_path
+from .metadata_common import per_version
 
 bp = Blueprint("home", __name__)
+
+LATEST = 8
+CLASS_NAMES = {"Action": "Actions", "Programme": "Programmes", "Convention": "Conventions", "Agency": "Agencies",
+               "Event": "Events", "Report": "Reports", "SourceDocument": "Source documents"}
+LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/02/skos/core#prefLabel",
+          "http://purl.org/dc/terms/title", "https://schema.org/name")
 
 
 def kb():
     return current_app.extensions["kb"]
 
 
+@dataclass
+class EventItem:
+    iri: str
+    path: str | None
+    label: str
+    start: str
+
+
+def latest_events(store, base: str, limit: int = LATEST) -> list[EventItem]:
+    """The events with the latest start dates, each with its best label (English first)."""
+    q = (f"SELECT ?e (MAX(STR(?d)) AS ?start) WHERE {{ ?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?d }} "
+         f"GROUP BY ?e ORDER BY DESC(?start) ?e LIMIT {int(limit)}")
+    rows = [(row["e"].value, row["start"].value) for row in store.query(q)]
+    labels = best_labels(store, [iri for iri, _ in rows])
+    return [EventItem(iri, doc_path(iri, base), labels.get(iri) or iri.rsplit("/", 1)[-1], start[:10])
+            for iri, start in rows]
+
+
+def best_labels(store, iris: list[str]) -> dict[str, str]:
+    """Label of each IRI: by property order (rdfs:label, skos:prefLabel, dct:title, schema:name), then
+    English, untagged, any other language."""
+    if not iris:
+        return {}
+    values = " ".join(f"<{i}>" for i in iris)
+    props = " ".join(f"<{p}>" for p in LABELS)
+    q = f"SELECT ?e ?p ?l WHERE {{ VALUES ?e {{ {values} }} VALUES ?p {{ {props} }} ?e ?p ?l FILTER(isLiteral(?l)) }}"
+    best: dict[str, tuple[tuple, str]] = {}
+    for row in store.query(q):
+        lang = (row["l"].language or "").lower()
+        rank = (LABELS.index(row["p"].value), 0 if lang.startswith("en") else 1 if lang == "" else 2, row["l"].value)
+        iri = row["e"].value
+        if iri not in best or rank < best[iri][0]:
+            best[iri] = (rank, row["l"].value)
+    return {iri: label for iri, (_, label) in best.items()}
+
+
+def events_per_year(store) -> list[tuple[int, int]]:
+    q = f"""SELECT ?y (COUNT(DISTINCT ?e) AS ?n) WHERE {{
+      {{ SELECT ?e (MIN(STR(?d)) AS ?start) WHERE {{ ?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?d }} GROUP BY ?e }}
+      BIND(SUBSTR(?start, 1, 4) AS ?y) FILTER(REGEX(?y, "^[0-9]{{4}}$"))
+    }} GROUP BY ?y ORDER BY ?y"""
+    return [(int(row["y"].value), int(row["n"].value)) for row in store.query(q)]
+
+
+def home_data(state) -> dict:
+    store, base = state.store, state.iris.base
+    counts = class_counts(store)
+    return {
+        "classes": [{"name": CLASS_NAMES.get(c, c), "count": n} for c, n in counts.items()],
+        "triples": store.count(),
+        "events": latest_events(store, base),
+        "per_year": events_per_year(store),
+        "modified": store.last_modified(),
+    }
+
+
 @bp.get("/")
 def home():
-    stats = kb_stats(kb().store)
-    return render_template("home.html", stats=stats, base=kb().iris.base)
+    version, data = per_version("home", home_data)
+    chart = bar_chart(data["per_year"], title="Events per year")
+    return render_template("home.html", data=data, chart=chart, version=version, base=kb().iris.base)
 
 
 @bp.get("/healthz")
 def healthz():
+    """200 with the KB version and size when the store answers; 503 (JSON) when it does not."""
     store = kb().store
     try:
-        version = store.version()
-    except Exception as exc:  # the store is down: say so, do not crash
-        return jsonify(status="unavailable", error=str(exc)), 503
-    return jsonify(status="ok", version=version, store=store.describe())
+        version, triples = per_version("health-triples", lambda state: state.store.count())
+        modified = store.last_modified()
+    except StoreError as exc:  # the store is down (or locked, or timing out): say so, do not crash
+        return jsonify(status="unavailable", store=store.describe(), error=str(exc)), 503
+    resp = jsonify(status="ok", store=store.describe(), version=version, triples=triples,
+                   last_modified=modified.isoformat())
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
