@@ -107,3 +107,28 @@ def live_server(app):
     server = LiveServer(app)
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def metadata_store():
+    """A fresh in-memory store holding tests/server/metadata_fixture.ttl in graph/fixture, with the
+    convention's triples also in graph/extra (so a triple sits in two graphs). Tests may write to it."""
+    import pyoxigraph as ox
+
+    from kb.store import open_store
+
+    store = open_store(make_settings())
+    triples = [q.triple for q in ox.parse(path=str(ROOT / "tests/server/metadata_fixture.ttl"))]
+    store.replace_graph(BASE + "graph/fixture", triples)
+    store.replace_graph(BASE + "graph/extra", [t for t in triples if "convention/" in t.subject.value])
+    return store
+
+
+@pytest.fixture()
+def metadata_app(metadata_store):
+    """An app over `metadata_store` (its own metrics registry and caches)."""
+    from server import create_app
+
+    application = create_app(make_settings(), store=metadata_store, load_if_empty=False)
+    application.testing = True
+    return application
