@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from abc import ABC, abstractmethod
-from typing import IO, Iterable, Iterator
+from typing import IO, Callable, Iterable, Iterator
 
 import pyoxigraph as ox
 
@@ -113,8 +113,12 @@ class Store(ABC):
 
     # -- writes -----------------------------------------------------------------------------------
     @abstractmethod
-    def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = ()) -> str:
-        """One atomic write: drop graphs, delete quads, insert quads, bump the version. Returns the new version."""
+    def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
+              progress: Callable[[str], None] | None = None) -> str:
+        """One atomic write: drop graphs, delete quads, insert quads, bump the version. Returns the new version.
+
+        `progress`, if given, receives short messages while a bulk write goes on (the remote store writes
+        large inserts in chunks to a staging graph first); readers never see a half-done write."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, meta: Iterable[ox.Quad] = ()) -> str:
         g = ox.NamedNode(graph)

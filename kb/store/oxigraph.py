@@ -75,7 +75,8 @@ class OxigraphStore(Store):
             if not isinstance(q.graph_name, ox.DefaultGraph):
                 yield q
 
-    def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = ()) -> str:
+    def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
+              progress=None) -> str:
         parts = [f"DROP SILENT GRAPH <{g}>" for g in drop]
         delete = list(delete)
         if delete:
