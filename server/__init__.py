@@ -25,6 +25,7 @@ BLUEPRINTS = (
     "server.dumps",
     "server.sitemap",
     "server.metrics",
+    "server.sparql.protocol",
 )
 
 

@@ -1,0 +1,127 @@
+"""Running one query: the safety check, evaluation, negotiation, serialisation with the row cap.
+
+`execute(store, job)` is a pure function of the store and the request's parameters; it returns an
+`Outcome` (status, headers, body) and never raises for bad input. It runs
+
+* in a worker process of `pool.WorkerPool` for the embedded on-disk store: the worker can be killed when the
+  query outlives its timeout, which is the only way to stop a pyoxigraph evaluation;
+* in the request thread for an in-memory store (tests, demos) and for the remote store. In memory there is
+  no hard timeout (pyoxigraph cannot be interrupted and the data cannot be shared with another process; the
+  row cap still bounds the answer); the remote store passes the timeout to the remote engine and to its
+  HTTP client, and answers 503 when it expires.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from . import results as res
+from .safety import QueryRefused, check
+
+
+_POSITION = re.compile(r"error at (\d+):(\d+):")
+
+
+@dataclass
+class Job:
+    query: str
+    default_graphs: list[str] | None = None
+    named_graphs: list[str] | None = None
+    accept: str | None = None
+    format: str | None = None
+    max_rows: int = 10_000
+    timeout: float = 30.0
+    union_default_graph: bool = True
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: bytes
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    kind: str | None = None
+    format: str | None = None
+    truncated: bool = False
+
+    @classmethod
+    def error(cls, status: int, message: str, **headers: str) -> "Outcome":
+        return cls(status, (message.rstrip() + "\n").encode("utf-8"), headers=dict(headers))
+
+
+def parse_accept(value: str | None):
+    from werkzeug.datastructures import MIMEAccept
+    from werkzeug.http import parse_accept_header
+
+    return parse_accept_header(value, MIMEAccept) if value else None
+
+
+def execute(store, job: Job) -> Outcome:
+    started = time.perf_counter()
+    try:
+        check(job.query, store.has_graph)
+        result = evaluate(store, job)
+        kind = res.kind_of(result)
+        fmt = res.negotiate(kind, parse_accept(job.accept), job.format)
+        out = res.serialise(result, fmt, job.max_rows)
+    except QueryRefused as exc:
+        return Outcome.error(exc.status, exc.message)
+    except res.NotAcceptable as exc:
+        return Outcome.error(406, exc.message)
+    except SyntaxError as exc:
+        return _syntax_error(job.query, str(exc))
+    except RecursionError:
+        return Outcome.error(400, "the query is nested too deeply")
+    except Exception as exc:  # the store failed: say so, never a traceback
+        from kb.store import QueryTimeout, StoreUnavailable
+
+        if isinstance(exc, QueryTimeout):
+            return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped",
+                                 **{"Retry-After": "1"})
+        if isinstance(exc, StoreUnavailable):
+            return Outcome.error(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
+        return Outcome.error(500, f"the query failed: {exc}")
+    elapsed = (time.perf_counter() - started) * 1000
+    headers = {"Server-Timing": f"query;dur={elapsed:.1f}", **out.headers}
+    return Outcome(200, out.body, fmt.content_type, headers, kind, fmt.name, out.truncated)
+
+
+def evaluate(store, job: Job):
+    raw = getattr(store, "raw", None)
+    if isinstance(raw, ox.Store):
+        kwargs: dict = {}
+        if job.default_graphs is not None:
+            kwargs["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
+        elif job.union_default_graph:
+            kwargs["use_default_graph_as_union"] = True
+        if job.named_graphs is not None:
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
+        return raw.query(job.query, **kwargs)
+    return store.query(job.query, default_graph=job.default_graphs, named_graphs=job.named_graphs,
+                       timeout=job.timeout)
+
+
+def _syntax_error(query: str, message: str) -> Outcome:
+    if is_update(query):
+        return Outcome.error(403, "SPARQL Update is not accepted here: this endpoint is read-only")
+    m = _POSITION.match(message)
+    if m:
+        message = f"at line {m.group(1)}, column {m.group(2)}: {message[m.end():].strip()}"
+    else:
+        message = ": " + message
+    return Outcome.error(400, "SPARQL syntax error " + message)
+
+
+def is_update(text: str) -> bool:
+    """True when the text is a SPARQL Update request (parsed by rdflib; only asked on the error path)."""
+    try:
+        from rdflib.plugins.sparql.parser import parseUpdate
+
+        parseUpdate(text)
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,242 @@
+"""Killable query workers for the embedded on-disk store.
+
+pyoxigraph cannot interrupt a running query, so a query that must really stop at its timeout has to run in
+a process that can be killed. Design:
+
+* After every write (the store version changes), the serving process makes a checkpoint of the store with
+  `pyoxigraph.Store.backup` (a RocksDB checkpoint: hard links, milliseconds) in the folder
+  `<store>.sparql-checkpoints/` next to the store. Checkpoints are immutable snapshots.
+* A few worker processes (started with `spawn`, `KB_SPARQL_WORKERS`, default: the number of cores) open the
+  current checkpoint read-only (`Store.read_only`), reopen it when the version changes, and run
+  `execution.execute`: safety check, evaluation, serialisation with the row cap. They send back the response
+  bytes.
+* The request thread waits for the answer until the deadline. When the deadline passes it kills the worker
+  (SIGKILL), answers 503, and a replacement worker starts in the background. A worker that crashes (the
+  engine aborting on some input) is replaced the same way and the client gets 500.
+* A checkpoint that no worker has open and that is not the current one is deleted.
+
+Worker processes also let the server use every core under gunicorn: gunicorn runs one process (the store
+allows one writer) with threads, and the evaluation happens in the workers, outside the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import shutil
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from .execution import Job, Outcome
+
+log = logging.getLogger("thb-kb.sparql")
+
+READY_TIMEOUT = 120.0
+
+
+class _Worker:
+    def __init__(self, ctx, base_iri: str):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, base_iri), daemon=True,
+                                   name="thb-kb-sparql-worker")
+        self.process.start()
+        child.close()
+        self.path: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait_ready(self, timeout: float) -> bool:
+        try:
+            return self.conn.poll(timeout) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            return False
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.join(5)
+        except Exception:  # already gone
+            pass
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+class WorkerPool:
+    def __init__(self, store, size: int, base_iri: str):
+        self.store = store
+        self.size = max(1, int(size))
+        self.base_iri = base_iri
+        path = Path(store.path)
+        self.root = path.with_name(path.name + ".sparql-checkpoints")
+        shutil.rmtree(self.root, ignore_errors=True)  # leftovers of an earlier run (this process owns the store)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.RLock()
+        self._checkpoint: tuple[str, str] | None = None  # (version, path)
+        self._serial = 0
+        self._users: Counter[str] = Counter()
+        self._closed = False
+        self.replaced = 0  # workers killed and replaced (timeouts, crashes): for tests and /metrics
+        for _ in range(self.size):
+            self._spawn_async()
+
+    # -- workers ------------------------------------------------------------------------------------
+    def _spawn_async(self) -> None:
+        threading.Thread(target=self._spawn, daemon=True, name="thb-kb-sparql-spawn").start()
+
+    def _spawn(self) -> None:
+        if self._closed:
+            return
+        worker = _Worker(self._ctx, self.base_iri)
+        if not worker.wait_ready(READY_TIMEOUT):
+            log.error("a SPARQL worker did not start; retrying in 5 s")
+            worker.kill()
+            time.sleep(5)
+            return self._spawn()
+        with self._lock:
+            if self._closed:
+                worker.kill()
+                return
+            self._all.add(worker)
+        self._idle.put(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+            if worker.path is not None:
+                self._users[worker.path] -= 1
+                worker.path = None
+            self.replaced += 1
+        self._cleanup()
+        self._spawn_async()
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return sorted(w.pid for w in self._all if w.pid is not None)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def _current_checkpoint(self) -> str:
+        version = self.store.version()
+        current = self._checkpoint
+        if current is not None and current[0] == version:
+            return current[1]
+        with self._lock:
+            if self._checkpoint is not None and self._checkpoint[0] == version:
+                return self._checkpoint[1]
+            self._serial += 1
+            path = str(self.root / f"{self._serial:06d}-{version}")
+            self.store.raw.backup(path)
+            self._checkpoint = (version, path)
+        self._cleanup()
+        return path
+
+    def _cleanup(self) -> None:
+        with self._lock:
+            current = self._checkpoint[1] if self._checkpoint else None
+            for entry in self.root.iterdir():
+                p = str(entry)
+                if p != current and self._users[p] <= 0:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    self._users.pop(p, None)
+
+    def _assign(self, worker: _Worker, path: str) -> None:
+        with self._lock:
+            if worker.path != path:
+                if worker.path is not None:
+                    self._users[worker.path] -= 1
+                self._users[path] += 1
+                worker.path = path
+
+    # -- running ------------------------------------------------------------------------------------
+    def run(self, job: Job) -> Outcome:
+        deadline = time.monotonic() + job.timeout
+        try:
+            path = self._current_checkpoint()
+        except Exception as exc:
+            return Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"})
+        try:
+            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
+                                 **{"Retry-After": "5"})
+        old_path = worker.path
+        self._assign(worker, path)
+        if old_path != path:
+            self._cleanup()
+        try:
+            worker.conn.send((job, path))
+            if worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                outcome = worker.conn.recv()
+                self._idle.put(worker)
+                return outcome
+        except (EOFError, OSError) as exc:
+            log.error("a SPARQL worker died while running a query: %s", exc)
+            self._retire(worker)
+            return Outcome.error(500, "the query made its worker process fail; it was replaced")
+        log.warning("query stopped after %.1f s (worker %s killed)", job.timeout, worker.pid)
+        self._retire(worker)
+        return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped; "
+                                  "narrow it down or add a LIMIT", **{"Retry-After": "1"})
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for w in workers:
+            w.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def worker_main(conn, base_iri: str) -> None:
+    """The worker process: open checkpoints read-only, run jobs, send back outcomes."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops the workers
+    from rdflib.plugins.sparql import parser  # noqa: F401  (build the grammar before saying ready)
+
+    from kb.namespaces import Iris
+    from kb.store.oxigraph import OxigraphStore
+
+    from .execution import execute
+
+    iris = Iris(base_iri)
+    store, current = None, None
+    conn.send("ready")
+    parent = os.getppid()
+    while True:
+        try:
+            if not conn.poll(5.0):
+                if os.getppid() != parent:
+                    return  # the serving process is gone
+                continue
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job, path = message
+        try:
+            if path != current:
+                store = None
+                store = OxigraphStore(iris, path, read_only=True)
+                current = path
+            outcome = execute(store, job)
+        except Exception as exc:  # opening the checkpoint failed
+            current = None
+            outcome = Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"})
+        try:
+            conn.send(outcome)
+        except (EOFError, OSError):
+            return

@@ -1,0 +1,176 @@
+"""The safety check every query passes before it is evaluated.
+
+A query may never make the server open a connection or a file: the check refuses, with 400 and before any
+evaluation,
+
+* `SERVICE` (federated query; pyoxigraph would really call the remote endpoint), including `SERVICE SILENT`
+  and `SERVICE ?var`;
+* `FROM` / `FROM NAMED` naming a graph the store does not hold (the engine never fetches them, but a
+  client naming a graph that is not here gets a clear error instead of a silently empty answer);
+* queries nested deeper than MAX_DEPTH brackets (the engine's recursive-descent parser would exhaust the
+  thread stack and crash the process on a few thousand levels).
+
+Detection runs on the query parsed by rdflib's SPARQL parser (`parseQuery`), never on the text. The parser
+is pure Python and costs milliseconds on a mid-size query, so one shortcut keeps the common case fast: a
+keyword can only be present if its letters are, so a query whose text (after SPARQL's \\u escapes are
+decoded, lower-cased) contains neither `service` nor `from` cannot use SERVICE or FROM and goes to the
+engine (which parses it anyway) without the rdflib parse. SPARQL Update is refused at the protocol level
+(403), so LOAD never reaches an engine; update text sent as a query fails the query grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rdflib.plugins.sparql.parserutils import CompValue
+from pyparsing import ParseResults
+
+from .results import ASK, GRAPH, SELECT
+
+MAX_DEPTH = 100
+MAX_QUERY_CHARS = 1_000_000
+
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_KINDS = {"SelectQuery": SELECT, "AskQuery": ASK, "ConstructQuery": GRAPH, "DescribeQuery": GRAPH}
+
+
+class QueryRefused(Exception):
+    """The query is not allowed here (status 400 unless told otherwise)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+class QuerySyntaxError(QueryRefused):
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        where = f" (line {line}, column {column})" if line is not None and f"{line}:" not in message else ""
+        super().__init__(f"SPARQL syntax error{where}: {message}", 400)
+        self.line, self.column = line, column
+
+
+@dataclass
+class Analysis:
+    """What the check learnt: the kind of query when it was parsed, and the graphs its FROM clauses name."""
+
+    parsed: bool
+    kind: str | None = None
+    from_graphs: list[str] = field(default_factory=list)
+    from_named: list[str] = field(default_factory=list)
+
+
+def unescape(text: str) -> str:
+    """SPARQL decodes \\uXXXX and \\UXXXXXXXX anywhere in the query before parsing."""
+    if "\\u" not in text and "\\U" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest nesting of (), {} and [] outside strings and comments (IRIs may hold parentheses; counting
+    them only ever over-estimates, which is the safe side)."""
+    if text.count("{") + text.count("(") + text.count("[") <= MAX_DEPTH:
+        return 0  # cannot be deeper than the number of opening brackets
+    depth = best = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "{([":
+            depth += 1
+            best = max(best, depth)
+        elif c in "})]":
+            depth -= 1
+        elif c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif c in "'\"":
+            quote = text[i:i + 3] if text[i:i + 3] in ("'''", '"""') else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                j += 2 if text[j] == "\\" else 1
+            i = j + len(quote) - 1
+        i += 1
+    return best
+
+
+def check(query: str, has_graph) -> Analysis:
+    """Refuse what is not allowed (QueryRefused / QuerySyntaxError); `has_graph(iri)` tells whether the
+    store holds a graph."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryRefused(f"the query is longer than {MAX_QUERY_CHARS} characters", 413)
+    text = unescape(query)
+    if nesting_depth(text) > MAX_DEPTH:
+        raise QueryRefused(f"the query nests brackets deeper than {MAX_DEPTH} levels; flatten it")
+    lowered = text.lower()
+    if "service" not in lowered and "from" not in lowered:
+        return Analysis(parsed=False)
+    analysis = parse(query)
+    for graph in analysis.from_graphs + analysis.from_named:
+        if not has_graph(graph):
+            clause = "FROM NAMED" if graph in analysis.from_named else "FROM"
+            raise QueryRefused(f"{clause} <{graph}>: this store holds no such graph, and this endpoint never "
+                               "fetches graphs from elsewhere (list the graphs with "
+                               "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } })")
+    return analysis
+
+
+def parse(query: str) -> Analysis:
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.algebra import translatePrologue
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        tree = parseQuery(query)
+    except ParseException as exc:
+        raise QuerySyntaxError(str(exc.msg) + f", found {_found(exc)}", exc.lineno, exc.col) from None
+    except RecursionError:
+        raise QueryRefused("the query is nested too deeply to be checked; flatten it") from None
+    except Exception as exc:  # the parser raises other errors on some invalid input (bad escapes...)
+        raise QuerySyntaxError(str(exc)) from None
+    prologue_tree, body = tree[0], tree[1]
+    service = _find(body, "ServiceGraphPattern")
+    if service is not None:
+        target = service["term"] if "term" in service else None
+        name = target.n3() if hasattr(target, "n3") else str(target)
+        raise QueryRefused(f"SERVICE is not allowed: this endpoint never sends requests elsewhere "
+                           f"(SERVICE {name})")
+    analysis = Analysis(parsed=True, kind=_KINDS.get(body.name))
+    clauses = body["datasetClause"] if "datasetClause" in body else None
+    if clauses:
+        try:
+            prologue = translatePrologue(prologue_tree, None)
+            for clause in clauses:
+                if "default" in clause:
+                    analysis.from_graphs.append(str(prologue.absolutize(clause["default"])))
+                elif "named" in clause:
+                    analysis.from_named.append(str(prologue.absolutize(clause["named"])))
+        except Exception as exc:  # unknown prefix and the like
+            raise QuerySyntaxError(str(exc)) from None
+    return analysis
+
+
+def _found(exc) -> str:
+    line = exc.line or ""
+    col = max(exc.col - 1, 0)
+    snippet = line[col:col + 20]
+    return repr(snippet) if snippet else "the end of the query"
+
+
+def _find(node, name: str, depth: int = 0):
+    """The first CompValue called `name` anywhere in the parse tree."""
+    if isinstance(node, CompValue):
+        if node.name == name:
+            return node
+        children = node.values()
+    elif isinstance(node, (ParseResults, list, tuple)):
+        children = node
+    elif isinstance(node, dict):
+        children = node.values()
+    else:
+        return None
+    for child in children:
+        found = _find(child, name, depth + 1)
+        if found is not None:
+            return found
+    return None
