@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client import (CollectorRegistry, Counter, Histogram, ProcessCollector, disable_created_metrics,
+                               generate_latest)
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
 from kb.store import StoreError
@@ -24,6 +25,7 @@ from .metadata_common import per_version
 bp = Blueprint("metrics", __name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+disable_created_metrics()  # the *_created series only add noise to a scrape
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
