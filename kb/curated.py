@@ -46,23 +46,41 @@ def data_graph(iris: Iris) -> Graph:
     return g
 
 
-def build(store: Store, *, progress: Callable[[str], None] = lambda msg: None, validate: bool = True):
-    """Rebuild the store from the ontology, the shapes and kb/data: validated first, then one atomic write."""
-    from .validation import validate as shacl_validate
+def build(store: Store, *, progress: Callable[[str], None] = lambda msg: None, validate: bool = True,
+          settings: dict | None = None):
+    """Rebuild the store from the ontology, the shapes and kb/data through the import pipeline.
+
+    Every source becomes its named graph (replaced); graphs that are no longer curated are dropped, except
+    the metadata graph, which keeps the import history. The whole KB is validated (it is all new), then
+    written in one atomic write with its provenance record. Returns the report when the data does not
+    conform (the store is left as it was), else None.
+    """
+    from . import settings as settings_mod
+    from .importer import ImportFailed, Importer, Source
 
     iris = store.iris
-    graphs = read_sources(iris)
-    progress(f"read {sum(map(len, graphs.values()))} triples from {len(graphs)} sources")
-    if validate:
-        data = Graph()
-        for src in sources(iris):
-            if src.graph not in (iris.graph("ontology"), iris.graph("shapes")):
-                rdfio.triples_to_graph(graphs[src.graph], data)
-        report = shacl_validate(data)
-        progress(f"validated: {report.count('violation')} violation(s), {report.count('warning')} warning(s)")
-        if report.fails("violation"):
-            return report
-    quads = [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)) for g, ts in graphs.items() for t in ts]
-    store.apply(drop=store.graphs(), insert=quads)
-    progress(f"stored {len(quads)} triples in {len(graphs)} graphs")
+    if settings is None:
+        # the curated files are trusted and local: validate in-process (no worker process to start)
+        settings = settings_mod.load({"base_iri": iris.base, "validation_timeout": 0})
+    srcs = sources(iris)
+    plan: dict[str, list[ox.Triple]] = {}
+    inputs: list[Source] = []
+    for src in srcs:
+        triples: list[ox.Triple] = []
+        for f in src.files:
+            inputs.append(Source.from_file(f))
+            triples.extend(q.triple for q in rdfio.read_file(f))
+        plan[src.graph] = triples
+    progress(f"read {sum(map(len, plan.values()))} triples from {len(plan)} sources")
+    keep = set(plan) | {iris.meta_graph}
+    drop = [g for g in store.graphs() if g not in keep]
+    importer = Importer(store, settings)
+    try:
+        result = importer.write(plan, mode="replace", drop=drop, agent="curated build (kb load)", sources=inputs,
+                                progress=progress, full_validation=True, validate=validate)
+    except ImportFailed as exc:
+        if exc.report is not None:
+            return exc.report
+        raise
+    progress(f"stored {result.triples} triples in {len(plan)} graphs (+{result.added} -{result.removed})")
     return None

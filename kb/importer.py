@@ -1,0 +1,328 @@
+"""The one import pipeline. Every write to the KB goes through it: `kb import`, the Graph Store HTTP
+Protocol (server/graphs.py) and the curated build (kb/curated.py).
+
+    size limit -> safe parse (kb.rdfio) -> deterministic skolemisation (kb.skolem)
+      -> validation of the change with its KB context against the trusted shapes (kb.batchcheck)
+      -> one atomic store write of the data AND its provenance record (kb.provenance) -> new KB version
+
+Anything that fails before the write leaves the store exactly as it was. One writer at a time per store:
+a second writer waits up to `lock_timeout` seconds, then gets `WriterBusy` (HTTP 409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import pyoxigraph as ox
+
+from . import batchcheck, provenance, rdfio, skolem
+from .batchcheck import Change, ValidationTimeout
+from .store import Store, StoreError
+from .validation import Report
+
+MODES = ("replace", "merge")
+
+
+class ImportFailed(Exception):
+    """An import that was refused; `status` is the HTTP status, `exit_code` the CLI's."""
+
+    status = 400
+    exit_code = 1
+    kind = "rejected"
+
+    def __init__(self, message: str, *, report: Report | None = None, source: str | None = None,
+                 line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message, self.report, self.source, self.line, self.column = message, report, source, line, column
+
+    def as_dict(self) -> dict:
+        d = {"error": self.kind, "status": self.status, "message": self.message}
+        if self.source:
+            d["source"] = self.source
+        if self.line is not None:
+            d["line"], d["column"] = self.line, self.column
+        if self.report is not None:
+            d["conforms"] = not self.report.fails("violation")
+            d["results"] = [{k: v for k, v in r.as_dict().items() if k in
+                             ("focus", "path", "value", "message", "severity", "shape", "constraint")}
+                            for r in self.report.results]
+        return d
+
+
+class ParseFailed(ImportFailed):
+    status, kind = 400, "parse-error"
+
+
+class TooLarge(ImportFailed):
+    status, kind = 413, "too-large"
+
+
+class UnsupportedFormat(ImportFailed):
+    status, kind = 415, "unsupported-media-type"
+
+
+class Invalid(ImportFailed):
+    status, kind = 422, "invalid"
+
+
+class ValidationTimedOut(ImportFailed):
+    status, kind, exit_code = 503, "validation-timeout", 2
+
+
+class WriterBusy(ImportFailed):
+    status, kind, exit_code = 409, "busy", 2
+
+
+class ReservedGraph(ImportFailed):
+    status, kind = 403, "reserved-graph"
+
+
+class StoreFailed(ImportFailed):
+    status, kind, exit_code = 503, "store-error", 2
+
+
+@dataclass
+class Source:
+    """One input: its name (file name or 'HTTP PUT body'), the bytes and the RDF format."""
+
+    name: str
+    data: bytes
+    fmt: rdfio.RdfFormatInfo
+
+    @classmethod
+    def from_file(cls, path, fmt: str | None = None, *, max_bytes: int | None = None) -> "Source":
+        from pathlib import Path
+
+        p = Path(path)
+        try:
+            info = rdfio.format_for(fmt) if fmt else rdfio.format_for(filename=p.name)
+        except ValueError as exc:
+            raise UnsupportedFormat(str(exc), source=str(p)) from None
+        try:
+            size = p.stat().st_size
+            if max_bytes is not None and size > max_bytes:
+                raise TooLarge(f"{p} is {size} bytes, over the import limit of {max_bytes} bytes (KB_MAX_IMPORT)",
+                               source=str(p))
+            return cls(str(p), p.read_bytes(), info)
+        except OSError as exc:
+            raise ImportFailed(f"cannot read {p}: {exc.strerror or exc}", source=str(p)) from None
+
+
+@dataclass
+class Result:
+    """What an import did (or, for a dry run, would do)."""
+
+    graphs: list[str]
+    mode: str
+    added: int
+    removed: int
+    report: Report | None
+    record: str | None = None
+    version: str | None = None
+    dry_run: bool = False
+    created: list[str] = field(default_factory=list)   # target graphs that did not exist before
+    triples: int = 0
+
+
+# --- the writer lock ---------------------------------------------------------------------------------
+
+_locks: "weakref.WeakKeyDictionary[Store, threading.Lock]" = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def writer_lock(store: Store) -> threading.Lock:
+    with _locks_guard:
+        lock = _locks.get(store)
+        if lock is None:
+            lock = _locks[store] = threading.Lock()
+        return lock
+
+
+class _Held:
+    def __init__(self, store: Store, timeout: float):
+        self.lock, self.timeout = writer_lock(store), timeout
+
+    def __enter__(self):
+        if not self.lock.acquire(timeout=max(self.timeout, 0)):
+            raise WriterBusy(f"another import is writing to the KB; gave up after waiting {self.timeout:g} s "
+                             f"(try again later)")
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+# --- the pipeline ------------------------------------------------------------------------------------
+
+def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = None) -> list[ox.Triple]:
+    """Size check and safe parse; graph names in quad formats are ignored (the target graph decides)."""
+    if max_bytes is not None and len(src.data) > max_bytes:
+        raise TooLarge(f"{src.name}: {len(src.data)} bytes is over the limit of {max_bytes} bytes", source=src.name)
+    try:
+        quads = rdfio.parse_quads(src.data, src.fmt, base_iri=base_iri, source=src.name)
+    except rdfio.ParseError as exc:
+        raise ParseFailed(str(exc), source=src.name, line=exc.line, column=exc.column) from None
+    except RecursionError:
+        raise ParseFailed(f"{src.name}: the input is nested too deeply", source=src.name) from None
+    return [q.triple for q in quads]
+
+
+def _source_info(src: Source) -> provenance.SourceInfo:
+    return provenance.SourceInfo(src.name, src.fmt.media_type, hashlib.sha256(src.data).hexdigest(), len(src.data))
+
+
+def _outcome(report: Report | None) -> str:
+    if report is None:
+        return "not validated"
+    w = report.count("warning")
+    return "conforms" + (f" with {w} warning(s)" if w else "")
+
+
+class Importer:
+    """Runs imports into one store with the limits of the settings."""
+
+    def __init__(self, store: Store, settings: dict | None = None, *, lock_timeout: float | None = None):
+        from . import settings as settings_mod
+
+        self.store = store
+        self.settings = settings if settings is not None else settings_mod.load()
+        self.iris = store.iris
+        self.lock_timeout = (float(self.settings.get("write_lock_timeout", 30.0))
+                             if lock_timeout is None else lock_timeout)
+        vt = self.settings.get("validation_timeout")
+        self.validation_timeout = float(vt) if vt else None
+
+    # reserved graphs are written only by the curated build
+    def reserved(self) -> set[str]:
+        return {self.iris.meta_graph, self.iris.graph("ontology"), self.iris.graph("shapes")}
+
+    def default_graph_for(self, name: str) -> str:
+        from pathlib import Path
+
+        stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(name).stem.lower()).strip("-.")
+        return self.iris.graph(stem or "upload")
+
+    def import_sources(self, sources: Sequence[Source], *, graph: str | None = None, mode: str = "replace",
+                       dry_run: bool = False, agent: str | None = None, max_bytes: int | None = None,
+                       progress: Callable[[str], None] | None = None, base_iri: str | None = None) -> Result:
+        """Import files or bodies into `graph` (all of them), or each into the graph named after it."""
+        if mode not in MODES:
+            raise ImportFailed(f"unknown mode {mode!r}; use replace or merge")
+        max_bytes = self.settings.get("max_import") if max_bytes is None else max_bytes
+        plan: dict[str, list[ox.Triple]] = {}
+        say = progress or (lambda m: None)
+        for src in sources:
+            target = graph or self.default_graph_for(src.name)
+            say(f"parsing {src.name} ({len(src.data)} bytes, {src.fmt.name})")
+            triples = parse_source(src, max_bytes=max_bytes, base_iri=base_iri)
+            say(f"parsed {len(triples)} triples from {src.name}")
+            plan.setdefault(target, []).extend(triples)
+        for target in plan:
+            if target in self.reserved():
+                raise ReservedGraph(f"{target} is reserved (metadata, ontology, shapes): import into another graph")
+            try:
+                ox.NamedNode(target)
+            except ValueError:
+                raise ImportFailed(f"not a valid graph IRI: {target!r}") from None
+        return self.write(plan, mode=mode, dry_run=dry_run, agent=agent, sources=list(sources), progress=say)
+
+    def write(self, plan: dict[str, list[ox.Triple]], *, mode: str, dry_run: bool = False, agent: str | None = None,
+              sources: Sequence[Source] = (), drop: Sequence[str] = (), progress: Callable[[str], None] | None = None,
+              full_validation: bool = False, validate: bool = True) -> Result:
+        """Skolemise, validate with context, and commit `plan` (graph -> triples) plus `drop` in one write."""
+        say = progress or (lambda m: None)
+        started = dt.datetime.now(dt.timezone.utc)
+        graphs: dict[str, list[ox.Triple]] = {}
+        structural = {self.iris.graph("ontology"), self.iris.graph("shapes")}
+        for target, triples in plan.items():
+            if target in structural:
+                # OWL restrictions, RDF lists and property shapes stay blank nodes: OWL and SHACL tools expect
+                # them so, and these graphs are only ever replaced whole (never merged), so nothing doubles
+                graphs[target] = list(dict.fromkeys(triples))
+                continue
+            sk, nb = skolem.skolemize(triples, base=self.iris.base, graph=target)
+            if nb:
+                say(f"skolemised {nb} blank node(s) in {target}")
+            graphs[target] = sk
+        with _Held(self.store, self.lock_timeout):
+            change = Change()
+            existed = []
+            for target, triples in graphs.items():
+                new = set(triples)
+                old = set(self.store.triples(target))
+                if old:
+                    existed.append(target)
+                if mode == "replace":
+                    change.replaced.add(target)
+                    change.removed += [t for t in old if t not in new]
+                    change.added += [t for t in new if t not in old]
+                    change.new[target] = list(new)
+                else:
+                    added = [t for t in new if t not in old]
+                    change.added += added
+                    change.new[target] = added
+            for target in drop:
+                change.replaced.add(target)
+                change.removed += list(self.store.triples(target))
+            report = None
+            if validate:
+                say(f"validating {len(change.added)} new and {len(change.removed)} removed triple(s) "
+                    f"with their KB context")
+                try:
+                    report = batchcheck.check_change(self.store, change, timeout=self.validation_timeout,
+                                                     full=full_validation)
+                except ValidationTimeout as exc:
+                    raise ValidationTimedOut(str(exc)) from None
+                say(f"validated: {report.count('violation')} violation(s), {report.count('warning')} warning(s)")
+                if report.fails("violation"):
+                    raise Invalid(f"the data does not conform to the shapes: {report.count('violation')} "
+                                  f"violation(s); nothing was written", report=report)
+            result = Result(graphs=list(graphs) + list(drop), mode="drop" if drop and not graphs else mode,
+                            added=len(change.added), removed=len(change.removed), report=report,
+                            dry_run=dry_run, created=[g for g in graphs if g not in existed],
+                            triples=sum(len(t) for t in graphs.values()))
+            if dry_run:
+                return result
+            record = provenance.Record(
+                import_id=provenance.new_import_id(started), started=started,
+                ended=dt.datetime.now(dt.timezone.utc), agent=agent or f"command line (user {_user()})",
+                mode=result.mode, graphs=result.graphs, added=result.added, removed=result.removed,
+                outcome=_outcome(report), sources=[_source_info(s) for s in sources])
+            insert: list[ox.Quad] = []
+            if mode == "replace":
+                drops = list(graphs) + list(drop)
+                for target, triples in graphs.items():
+                    g = ox.NamedNode(target)
+                    insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
+            else:
+                drops = list(drop)
+                for target in graphs:
+                    g = ox.NamedNode(target)
+                    insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
+            insert += record.quads(self.iris)
+            say(f"writing {len(insert)} quad(s) in one transaction")
+            try:
+                result.version = self.store.apply(drop=drops, insert=insert)
+            except StoreError as exc:
+                raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
+            result.record = record.iri(self.iris)
+            say(f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
+            return result
+
+    def drop_graph(self, graph: str, *, agent: str | None = None) -> Result:
+        if graph in self.reserved():
+            raise ReservedGraph(f"{graph} is reserved (metadata, ontology, shapes) and cannot be dropped")
+        return self.write({}, mode="replace", drop=[graph], agent=agent)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
