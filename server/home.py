@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template, url_for
 
 from kb.namespaces import SCHEMA, THB
 from kb.stats import class_counts
@@ -19,6 +19,9 @@ bp = Blueprint("home", __name__)
 LATEST = 8
 CLASS_NAMES = {"Action": "Actions", "Programme": "Programmes", "Convention": "Conventions", "Agency": "Agencies",
                "Event": "Events", "Report": "Reports", "SourceDocument": "Source documents"}
+# the class index pages (server/pages.py, `/class/<name>`), linked from the counts when that module is loaded
+INDEX_NAMES = {"Action": "action", "Programme": "programme", "Convention": "convention", "Agency": "agency",
+               "Event": "event", "Report": "report", "SourceDocument": "document"}
 LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/02/skos/core#prefLabel",
           "http://purl.org/dc/terms/title", "https://schema.org/name")
 
@@ -75,7 +78,8 @@ def home_data(state) -> dict:
     store, base = state.store, state.iris.base
     counts = class_counts(store)
     return {
-        "classes": [{"name": CLASS_NAMES.get(c, c), "count": n} for c, n in counts.items()],
+        "classes": [{"name": CLASS_NAMES.get(c, c), "count": n, "index": INDEX_NAMES.get(c)}
+                    for c, n in counts.items()],
         "triples": store.count(),
         "events": latest_events(store, base),
         "per_year": events_per_year(store),
@@ -87,7 +91,11 @@ def home_data(state) -> dict:
 def home():
     version, data = per_version("home", home_data)
     chart = bar_chart(data["per_year"], title="Events per year")
-    return render_template("home.html", data=data, chart=chart, version=version, base=kb().iris.base)
+    has_index = "pages.class_index" in current_app.view_functions
+    index_href = {c["index"]: url_for("pages.class_index", name=c["index"])
+                  for c in data["classes"] if has_index and c["index"] and c["count"]}
+    return render_template("home.html", data=data, chart=chart, version=version, base=kb().iris.base,
+                           index_href=index_href)
 
 
 @bp.get("/healthz")

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect
+from flask import Blueprint, redirect, url_for
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, VOID, XSD
 
@@ -195,4 +195,4 @@ def void():
 @bp.get("/dataset")
 def dataset():
     """The dataset's IRI (`{base}dataset`) is a thing, not a document: 303 to its description."""
-    return redirect("/.well-known/void", code=303)
+    return redirect(url_for("void.void"), code=303)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pyshacl
 import pytest
-from rdflib import Graph, URIRef
+from rdflib import Graph, Namespace, URIRef
 from rdflib.compare import isomorphic
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SH
+from rdflib.namespace import DCTERMS, FOAF, RDF, SH
 
 from conftest import BASE
 
+DCAT = Namespace("http://www.w3.org/ns/dcat#")  # a plain Namespace: pytest's collection probes module attributes
 FORMATS = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/rdf+xml": "xml",
            "application/n-triples": "nt"}
 

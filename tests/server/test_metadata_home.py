@@ -46,7 +46,7 @@ def get_home(client) -> str:
 
 def test_home_counts_come_from_the_store(metadata_app, metadata_store):
     text = get_home(metadata_app.test_client())
-    counts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([\d,]+)</dd>", text))
+    counts = {re.sub(r"<[^>]+>", "", dt): dd for dt, dd in re.findall(r"<dt>(.*?)</dt><dd>([\d,]+)</dd>", text)}
     want = class_counts(metadata_store)
     assert int(counts["Agencies"]) == want["Agency"] == 4
     assert int(counts["Events"]) == want["Event"] == 4
