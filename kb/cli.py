@@ -21,7 +21,11 @@ def _open(cfg, read_only: bool = False):
     from .store import StoreError, open_store
 
     try:
-        return open_store(cfg, read_only=read_only)
+        store = open_store(cfg, read_only=read_only)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # release the store (and its lock) when the command ends
+            ctx.call_on_close(store.close)
+        return store
     except StoreError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
@@ -56,7 +60,7 @@ def load(store, base_iri, no_validate):
         click.echo("Error: the curated data does not conform; the store was left as it was.", err=True)
         sys.exit(1)
     click.echo(f"Loaded {st.count()} triples into {st.describe()} (version {st.version()}).")
-    st.close()
+
 
 
 @cli.command()

@@ -97,11 +97,15 @@ class OxigraphStore(Store):
         self._store.flush()
 
     def close(self) -> None:
+        """Flush and release the store (and its RocksDB lock); closing twice is harmless."""
+        store = self.__dict__.pop("_store", None)
+        if store is None:
+            return
         try:
-            self._store.flush()
+            store.flush()
         except OSError:
             pass
-        del self._store
+        del store
 
     def describe(self) -> str:
         return f"Oxigraph ({'memory' if self.path is None else self.path})"
