@@ -28,8 +28,10 @@ def entity_iris(store, base: str) -> list[str]:
 
 
 def entity_pages(base: str, iris: list[str]) -> list[str]:
-    """Server-relative paths of the HTML pages of the entities."""
-    return [doc_path(iri, base) + ".html" for iri in iris]
+    """Server-relative paths of the HTML pages of the entities; hash IRIs (`...#part`) are described in the
+    page of the IRI before the '#', listed once."""
+    pages = dict.fromkeys(doc_path(iri.split("#", 1)[0], base) + ".html" for iri in iris)
+    return list(pages)
 
 
 def _pages() -> list[str]:

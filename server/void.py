@@ -135,7 +135,6 @@ def void_graph(st: Statistics, *, base: str, root: str, settings: dict, ontology
     for feature in ("Turtle", "N-Triples", "N-Quads", "JSON-LD", "RDF_XML"):
         g.add((ds, VOID.feature, URIRef(FORMATS_NS + feature)))
     g.add((ds, VOID.uriSpace, Literal(base + "id/")))
-    g.add((ds, VOID.rootResource, URIRef(ontology)))
     for vocab in vocabularies(st, ontology):
         g.add((ds, VOID.vocabulary, URIRef(vocab)))
     for example in st.examples:

@@ -15,7 +15,7 @@ NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 def entities(store) -> set[str]:
     q = f'SELECT DISTINCT ?s {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?s), "{BASE}id/")) }}'
-    return {r["s"].value for r in store.query(q)}
+    return {r["s"].value.split("#", 1)[0] for r in store.query(q)}  # a hash IRI is described by its page
 
 
 def sitemap_locs(client) -> tuple[list[str], list[str]]:
