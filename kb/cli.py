@@ -134,14 +134,76 @@ def stats(store, base_iri, as_json):
         click.echo(f"  {n:6d}  {cls}")
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", default=None, help="Report format (text).")
-def validate(paths, fmt):
-    """Validate RDF files or folders against the trusted shapes (exit 0 conforms, 1 violations, 2 could not run)."""
-    from .validate_cmd import run
+REPORT_FORMATS = ("text", "turtle", "json", "junit", "github", "sarif")  # kb.reports.FORMATS, without importing it
 
-    sys.exit(run(list(paths), report_format=fmt or "text"))
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
+              help="Report format [default: from -o's extension, else text].")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the report to FILE (.txt, .ttl, .json, .xml = JUnit, .sarif) instead of stdout.")
+@click.option("--fail-on", type=click.Choice(["violation", "warning", "info"]), default="violation",
+              show_default=True, help="Lowest severity that fails the run (exit 1).")
+@click.option("--against", metavar="STORE",
+              help="Context: a store folder (opened read-only) or an http(s):// SPARQL endpoint, instead of "
+                   "the curated KB shipped with thb-kb.")
+@click.option("--qc", is_flag=True, help="Also run the ontology quality rules (ontology/checks).")
+@click.option("--changed-since", metavar="REF",
+              help="Validate only the RDF files changed since the git REF (and untracked ones) under PATHS "
+                   "(default .), with the other RDF files as context.")
+@click.option("--input-format", help="RDF format of stdin (-) and of files whose extension does not tell.")
+@click.option("--sarif", "sarif_out", metavar="FILE", help="Also write a SARIF report to FILE.")
+@click.option("--junit", "junit_out", metavar="FILE", help="Also write a JUnit XML report to FILE.")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for an --against SPARQL endpoint.")
+@base_option
+def validate(paths, fmt, output, fail_on, against, qc, changed_since, input_format, sarif_out, junit_out,
+             timeout, base_iri):
+    """Validate RDF files or folders (or - for stdin) against the trusted shapes, with the KB as context.
+
+    Exit status: 0 passed, 1 findings at or above --fail-on or unreadable input, 2 could not run.
+    """
+    if not paths and not changed_since:
+        raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --changed-since REF")
+    from .validate_cmd import Options, run
+
+    cfg = _settings(base_iri=base_iri)
+    sys.exit(run(Options(paths=list(paths), fmt=fmt, output=output, sarif=sarif_out, junit=junit_out,
+                         fail_on=fail_on, against=against, qc=qc, changed_since=changed_since,
+                         input_format=input_format, timeout=timeout, base_iri=cfg["base_iri"])))
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@store_option
+@base_option
+@click.option("--graph", help="Target named graph IRI (default: {base}graph/{file name} per file).")
+@click.option("--replace", "mode", flag_value="replace", default=True, help="Replace the graph's content (default).")
+@click.option("--merge", "mode", flag_value="merge", help="Add to the graph's content.")
+@click.option("--format", "fmt", help="RDF format of the files (default: from the extension).")
+@click.option("--dry-run", is_flag=True, help="Parse and validate, but write nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
+def import_cmd(paths, store, base_iri, graph, mode, fmt, dry_run, quiet):
+    """Import RDF files: validated, atomic, recorded (exit 0 imported, 1 rejected, 2 could not run)."""
+    from .import_cmd import run
+
+    cfg = _settings(store=store, base_iri=base_iri)
+    sys.exit(run(cfg, list(paths), graph=graph, mode=mode, fmt=fmt, dry_run=dry_run, quiet=quiet))
+
+
+@cli.command()
+@store_option
+@base_option
+@click.option("--graph", help="Only imports that wrote this graph.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history(store, base_iri, graph, limit, as_json):
+    """Print the import records (provenance), newest first."""
+    from .import_cmd import print_history
+
+    cfg = _settings(store=store, base_iri=base_iri)
+    print_history(_open(cfg), graph=graph, limit=limit, as_json=as_json)
 
 
 def _serve_options(func):
