@@ -45,31 +45,156 @@ def make_settings(**overrides):
     return settings.load(values, environ={})
 
 
+STORE_KINDS = ("oxigraph", "virtuoso")
+VIRTUOSO_SCRIPT = ROOT / "scripts" / "virtuoso.sh"
+
+
+class Virtuoso:
+    """A throwaway Virtuoso on loopback, run by scripts/virtuoso.sh; tests may stop, kill and restart it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.http_port = free_port()
+        self.sql_port = free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}/sparql"
+        self.update_url = f"http://127.0.0.1:{self.http_port}/sparql-auth"
+
+    def _script(self, *args: str, timeout: float = 120) -> str:
+        import subprocess
+
+        proc = subprocess.run(["bash", str(VIRTUOSO_SCRIPT), *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"scripts/virtuoso.sh {' '.join(args)} failed: {proc.stderr[-2000:]}")
+        return proc.stdout.strip()
+
+    def start(self) -> "Virtuoso":
+        self.url = self._script("start", str(self.http_port), str(self.sql_port), str(self.folder))
+        return self
+
+    def stop(self) -> None:
+        self._script("stop", str(self.folder))
+
+    def kill(self) -> None:
+        """SIGKILL: the store crashes."""
+        self._script("kill", str(self.folder))
+
+    @property
+    def store_setting(self) -> str:
+        return "sparql+" + self.url
+
+    def settings(self, **overrides):
+        values = dict(store=self.store_setting, sparql_update_url=self.update_url, sparql_user="kb",
+                      sparql_password="kb-secret", remote_timeout=20.0)
+        values.update(overrides)
+        return make_settings(**values)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """KB_* environment variables that point a `kb` process at this Virtuoso."""
+        return {"KB_STORE": self.store_setting, "KB_SPARQL_UPDATE_URL": self.update_url, "KB_SPARQL_USER": "kb",
+                "KB_SPARQL_PASSWORD": "kb-secret", "KB_BASE_IRI": BASE, **extra}
+
+    def open_store(self, **overrides):
+        from kb.store import open_store
+
+        return open_store(self.settings(**overrides))
+
+    def empty_store(self, **overrides):
+        """A store on this Virtuoso with the KB emptied first (graphs of other KBs/the engine stay)."""
+        store = self.open_store(**overrides)
+        store.reset()
+        return store
+
+
 @pytest.fixture(scope="session")
-def curated_store():
-    """An in-memory store holding the curated KB (built once; tests must not write to it)."""
+def virtuoso_factory(tmp_path_factory):
+    """Start throwaway Virtuoso servers on loopback: `virtuoso_factory("name")` (stopped at session end).
+    Without Virtuoso the test skips locally and FAILS with CI=true."""
+    require(shutil.which("virtuoso-t") is not None or Path("/usr/bin/virtuoso-t").exists(),
+            "Virtuoso (`virtuoso-t`, Debian package virtuoso-opensource)")
+    started: dict[str, Virtuoso] = {}
+
+    def make(name: str = "default") -> Virtuoso:
+        if name not in started:
+            started[name] = Virtuoso(tmp_path_factory.mktemp(f"virtuoso-{name}")).start()
+        return started[name]
+
+    yield make
+    for server in started.values():
+        try:
+            server.stop()
+        except Exception:  # noqa: BLE001 - best effort at teardown
+            pass
+
+
+@pytest.fixture(scope="session")
+def virtuoso(virtuoso_factory):
+    """The session's shared Virtuoso for stores tests write to (`fresh_store`); tests must not stop it."""
+    return virtuoso_factory("scratch")
+
+
+@pytest.fixture(scope="session", params=STORE_KINDS)
+def store_kind(request):
+    """Which store implementation the store-backed fixtures use: the same tests run on both."""
+    return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `oxigraph_only` (they use Oxigraph internals such as `.raw`) run on that store only."""
+    keep, drop = [], []
+    for item in items:
+        kind = getattr(item, "callspec", None) and item.callspec.params.get("store_kind")
+        if kind == "virtuoso" and item.get_closest_marker("oxigraph_only"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "oxigraph_only: runs only with the embedded Oxigraph store "
+                                       "(deselected from the virtuoso parametrisation)")
+
+
+def store_settings(request, kind: str, **overrides):
+    """Settings for a store of `kind`: in-memory Oxigraph, or the curated/scratch Virtuoso."""
+    if kind == "virtuoso":
+        return request.getfixturevalue("virtuoso_factory")("curated").settings(**overrides)
+    return make_settings(**overrides)
+
+
+@pytest.fixture(scope="session")
+def curated_store(request, store_kind):
+    """A store holding the curated KB (built once per store kind; tests must not write to it): in-memory
+    Oxigraph, or a Virtuoso of its own."""
     from kb import curated
     from kb.store import open_store
 
-    store = open_store(make_settings())
+    store = open_store(store_settings(request, store_kind))
+    if store_kind == "virtuoso":
+        store.reset()
     report = curated.build(store)
     assert report is None, report.text()
     return store
 
 
 @pytest.fixture()
-def fresh_store():
-    """An empty in-memory store a test may write to."""
+def fresh_store(request, store_kind):
+    """An empty store a test may write to: in-memory Oxigraph, or the KB emptied on the scratch Virtuoso."""
     from kb.store import open_store
 
+    if store_kind == "virtuoso":
+        return request.getfixturevalue("virtuoso").empty_store()
     return open_store(make_settings())
 
 
 @pytest.fixture(scope="session")
-def app(curated_store):
+def app(request, store_kind, curated_store):
     from server import create_app
 
-    application = create_app(make_settings(), store=curated_store, load_if_empty=False)
+    application = create_app(store_settings(request, store_kind), store=curated_store, load_if_empty=False)
     application.testing = True
     return application
 

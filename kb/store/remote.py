@@ -50,6 +50,7 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _DATASET_CLAUSE = re.compile(r"\bFROM\b", re.IGNORECASE)
 _STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
                     r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')
+_VIRTUOSO_BNODE = re.compile(rb'("bnode"\s*,\s*"value"\s*:\s*"|<bnode>)nodeID://')
 _FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
 
 
@@ -325,6 +326,13 @@ class RemoteStore(Store):
         except StoreError:
             pass  # the store is gone: the next write removes the leftovers (clean_staging)
 
+    def reset(self) -> None:
+        """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
+        (Other graphs on the same engine are left alone.)"""
+        graphs = [*self._kb_graphs(), *self.staging_graphs(), self.iris.meta_graph, self.registry]
+        with self._write_lock:
+            self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
+
     def close(self) -> None:
         self._session.close()
 
@@ -354,6 +362,8 @@ def _parse_results(resp: requests.Response, where: str):
         raise StoreUnavailable(f"the SPARQL store at {where} answered {ctype or 'no content type'}, "
                                "not SPARQL results")
     data = resp.content
+    if b"nodeID://" in data:  # Virtuoso names blank nodes nodeID://b123, not a valid blank node label
+        data = _VIRTUOSO_BNODE.sub(rb"\1", data)
     try:
         result = ox.parse_query_results(data, fmt)
         if isinstance(result, ox.QuerySolutions):
@@ -391,6 +401,10 @@ def _datetime(text: str):
 
 def _data_op(keyword: str, graph: str, triples: list[ox.Triple]) -> str:
     body = "\n".join(f"{nt(t.subject)} {nt(t.predicate)} {nt(t.object)} ." for t in triples)
+    if keyword == "INSERT" and any(isinstance(n, ox.BlankNode) for t in triples for n in (t.subject, t.object)):
+        # INSERT DATA may hold blank nodes (SPARQL 1.1) but Virtuoso 7 refuses them "in a constant clause";
+        # a template with an empty WHERE inserts the same triples with fresh blank nodes everywhere.
+        return f"INSERT {{ GRAPH <{graph}> {{ {body} }} }} WHERE {{ }}"
     return f"{keyword} DATA {{ GRAPH <{graph}> {{ {body} }} }}"
 
 

@@ -1,4 +1,5 @@
-"""The store interface on the embedded Oxigraph store, in memory and on disk."""
+"""The store interface on the embedded Oxigraph store (in memory and on disk) and on the remote SPARQL
+store (a real Virtuoso on loopback): the same tests."""
 
 import io
 import subprocess
@@ -20,9 +21,12 @@ def t(s, p, o):
     return ox.Triple(ox.NamedNode(EX + s), ox.NamedNode(EX + p), ox.Literal(o))
 
 
-@pytest.fixture(params=["memory", "disk"])
+@pytest.fixture(params=["memory", "disk", "virtuoso"])
 def store(request, tmp_path):
-    s = OxigraphStore(IRIS, None if request.param == "memory" else tmp_path / "store")
+    if request.param == "virtuoso":
+        s = request.getfixturevalue("virtuoso").empty_store()
+    else:
+        s = OxigraphStore(IRIS, None if request.param == "memory" else tmp_path / "store")
     yield s
     s.close()
 
