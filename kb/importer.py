@@ -308,7 +308,7 @@ class Importer:
             insert += record.quads(self.iris)
             say(f"writing {len(insert)} quad(s) in one transaction")
             try:
-                result.version = self.store.apply(drop=drops, insert=insert)
+                result.version = self.store.apply(drop=drops, insert=insert, progress=say)
             except StoreError as exc:
                 raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
             result.record = record.iri(self.iris)
