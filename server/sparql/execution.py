@@ -36,6 +36,7 @@ class Job:
     max_rows: int = 10_000
     timeout: float = 30.0
     union_default_graph: bool = True
+    base_iri: str | None = None  # relative IRIs in the query resolve against it (the KB base)
 
 
 @dataclass
@@ -63,7 +64,7 @@ def parse_accept(value: str | None):
 def execute(store, job: Job) -> Outcome:
     started = time.perf_counter()
     try:
-        check(job.query, store.has_graph)
+        check(job.query, store.has_graph, job.base_iri)
         result = evaluate(store, job)
         kind = res.kind_of(result)
         fmt = res.negotiate(kind, parse_accept(job.accept), job.format)
@@ -100,7 +101,7 @@ def evaluate(store, job: Job):
             kwargs["use_default_graph_as_union"] = True
         if job.named_graphs is not None:
             kwargs["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
-        return raw.query(job.query, **kwargs)
+        return raw.query(job.query, base_iri=job.base_iri, **kwargs)
     return store.query(job.query, default_graph=job.default_graphs, named_graphs=job.named_graphs,
                        timeout=job.timeout)
 
@@ -110,10 +111,10 @@ def _syntax_error(query: str, message: str) -> Outcome:
         return Outcome.error(403, "SPARQL Update is not accepted here: this endpoint is read-only")
     m = _POSITION.match(message)
     if m:
-        message = f"at line {m.group(1)}, column {m.group(2)}: {message[m.end():].strip()}"
+        message = f" at line {m.group(1)}, column {m.group(2)}: {message[m.end():].strip()}"
     else:
         message = ": " + message
-    return Outcome.error(400, "SPARQL syntax error " + message)
+    return Outcome.error(400, "SPARQL syntax error" + message)
 
 
 def is_update(text: str) -> bool:

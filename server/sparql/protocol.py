@@ -185,7 +185,7 @@ def read_job(ep: Endpoint) -> Job | None:
     return Job(query=query, default_graphs=default_graphs, named_graphs=named_graphs,
                accept=request.headers.get("Accept"), format=_one(params, args, "format"),
                max_rows=int(settings["max_rows"]), timeout=timeout,
-               union_default_graph=getattr(ep.store, "union_default_graph", True))
+               union_default_graph=getattr(ep.store, "union_default_graph", True), base_iri=ep.kb.iris.base)
 
 
 def _one(params, args, name: str) -> str | None:

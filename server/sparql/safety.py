@@ -94,7 +94,7 @@ def nesting_depth(text: str) -> int:
     return best
 
 
-def check(query: str, has_graph) -> Analysis:
+def check(query: str, has_graph, base_iri: str | None = None) -> Analysis:
     """Refuse what is not allowed (QueryRefused / QuerySyntaxError); `has_graph(iri)` tells whether the
     store holds a graph."""
     if len(query) > MAX_QUERY_CHARS:
@@ -105,7 +105,7 @@ def check(query: str, has_graph) -> Analysis:
     lowered = text.lower()
     if "service" not in lowered and "from" not in lowered:
         return Analysis(parsed=False)
-    analysis = parse(query)
+    analysis = parse(query, base_iri)
     for graph in analysis.from_graphs + analysis.from_named:
         if not has_graph(graph):
             clause = "FROM NAMED" if graph in analysis.from_named else "FROM"
@@ -115,7 +115,7 @@ def check(query: str, has_graph) -> Analysis:
     return analysis
 
 
-def parse(query: str) -> Analysis:
+def parse(query: str, base_iri: str | None = None) -> Analysis:
     from pyparsing import ParseException
     from rdflib.plugins.sparql.algebra import translatePrologue
     from rdflib.plugins.sparql.parser import parseQuery
@@ -139,7 +139,7 @@ def parse(query: str) -> Analysis:
     clauses = body["datasetClause"] if "datasetClause" in body else None
     if clauses:
         try:
-            prologue = translatePrologue(prologue_tree, None)
+            prologue = translatePrologue(prologue_tree, base_iri)
             for clause in clauses:
                 if "default" in clause:
                     analysis.from_graphs.append(str(prologue.absolutize(clause["default"])))
