@@ -170,7 +170,45 @@ def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = N
         raise ParseFailed(str(exc), source=src.name, line=exc.line, column=exc.column) from None
     except RecursionError:
         raise ParseFailed(f"{src.name}: the input is nested too deeply", source=src.name) from None
-    return [q.triple for q in quads]
+    triples = [q.triple for q in quads]
+    depth = bnode_depth(triples)
+    if depth > MAX_NESTING:
+        raise ParseFailed(f"{src.name}: blank nodes nested {depth} levels deep (nested [ ] or ( ) lists); "
+                          f"the limit is {MAX_NESTING}", source=src.name)
+    return triples
+
+
+MAX_NESTING = 256
+_REST = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#rest")
+
+
+def bnode_depth(triples: Sequence[ox.Triple]) -> int:
+    """The longest chain of nested blank nodes (`[ ]` in `[ ]`, lists in lists) in the input, without
+    recursion; the rdf:rest links of one long flat list do not count as nesting."""
+    children: dict = {}
+    has_parent: set = set()
+    for t in triples:
+        if isinstance(t.subject, ox.BlankNode) and isinstance(t.object, ox.BlankNode) and t.predicate != _REST:
+            children.setdefault(t.subject, []).append(t.object)
+            has_parent.add(t.object)
+    if not children:
+        return 1 if any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)
+                        for t in triples) else 0
+    best = 0
+    done: dict = {}
+    roots = [n for n in children if n not in has_parent] or list(children)[:1]
+    for root in roots:
+        stack = [(root, 1)]
+        while stack:
+            node, d = stack.pop()
+            if done.get(node, 0) >= d or d > MAX_NESTING + 1:
+                best = max(best, d)
+                continue
+            done[node] = d
+            best = max(best, d)
+            for child in children.get(node, ()):
+                stack.append((child, d + 1))
+    return best
 
 
 def _source_info(src: Source) -> provenance.SourceInfo:
