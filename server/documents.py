@@ -1,0 +1,227 @@
+"""The RDF document about one resource, built with a handful of store queries.
+
+A document holds:
+- the description: the resource's outgoing triples, with the closure of the blank nodes they reach;
+- its incoming links (`?s ?p <r>`), and links that reach it through a blank node (`?s ?p _:b . _:b ?q <r>`,
+  e.g. an event's participation whose participant is this agency) with that blank node's description;
+- the labels (rdfs:label, skos:prefLabel, dct:title, schema:name) of every IRI it mentions, predicates too,
+  so that a client can render it without more requests;
+- document metadata: `<doc> a foaf:Document ; foaf:primaryTopic <r> ; dct:modified ; dct:license`.
+
+Large descriptions are paged (KB_PAGE_SIZE outgoing and incoming links per page, ordered by predicate and
+value). Paging is visible to machines: the HTTP `Link: rel=next/prev/first/last` headers, and Hydra paging
+triples in the RDF: `<doc?page=2> a hydra:PartialCollectionView ; hydra:first ; hydra:previous ; hydra:next ;
+hydra:last`, and `<doc> hydra:view <doc?page=k>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from kb.namespaces import PREFIXES
+
+from .iris import IriMap
+from .labels import LABEL_PROPS
+
+HYDRA = "http://www.w3.org/ns/hydra/core#"
+FOAF = PREFIXES["foaf"]
+DCT = PREFIXES["dct"]
+RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
+XSD_DATETIME = ox.NamedNode(PREFIXES["xsd"] + "dateTime")
+MAX_BNODE_DEPTH = 4
+GENID = ".well-known/genid/"  # skolem IRIs (kb.skolem): shown and closed over like blank nodes
+DOC_PREFIXES = dict(PREFIXES) | {"hydra": HYDRA}
+_LABELS_VALUES = " ".join(f"<{p}>" for p in LABEL_PROPS)
+
+
+def _nn(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
+
+
+@dataclass
+class Document:
+    subject: str
+    anon_prefix: str
+    path: str                                   # the thing's path under {base}id/
+    page: int
+    pages: int
+    out: list[ox.Triple] = field(default_factory=list)        # subject's outgoing triples (this page)
+    closure: list[ox.Triple] = field(default_factory=list)    # blank-node closure of `out`
+    incoming: list[ox.Triple] = field(default_factory=list)   # ?s ?p <subject> (this page)
+    via: list[ox.Triple] = field(default_factory=list)        # ?s ?p _:b and _:b's description
+    labels: list[ox.Triple] = field(default_factory=list)
+    meta: list[ox.Triple] = field(default_factory=list)
+    n_out: int = 0
+    n_in: int = 0
+
+    def triples(self) -> list[ox.Triple]:
+        seen: set[ox.Triple] = set()
+        result = []
+        for t in (*self.meta, *self.out, *self.closure, *self.incoming, *self.via, *self.labels):
+            if t not in seen:
+                seen.add(t)
+                result.append(t)
+        return result
+
+    def types(self) -> list[str]:
+        return [t.object.value for t in self.out if t.predicate == RDF_TYPE and isinstance(t.object, ox.NamedNode)]
+
+
+def describes(store, iri: str) -> bool:
+    return bool(store.query(f"ASK {{ <{iri}> ?p ?o }}"))
+
+
+def _page_query(store, sparql: str, page: int, size: int) -> tuple[list, bool]:
+    rows = list(store.query(f"{sparql} LIMIT {size + 1} OFFSET {(page - 1) * size}"))
+    return rows[:size], len(rows) > size
+
+
+def _count(store, inner: str) -> int:
+    for row in store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {inner} }}"):
+        return int(row["n"].value)
+    return 0
+
+
+def anon_filter(var: str, prefix: str) -> str:
+    """SPARQL test: the node is anonymous (a blank node or a skolem IRI under `prefix`)."""
+    return f'(isBlank({var}) || STRSTARTS(STR({var}), "{prefix}"))'
+
+
+def _closure(store, subject: str, start: list, prefix: str, *, incoming: bool = False) -> list[ox.Triple]:
+    """Triples of the anonymous nodes in `start` and of those they reach (to MAX_BNODE_DEPTH).
+
+    Blank nodes cannot be named in a query, so each level is reached by a path from the subject."""
+    wanted = set(start)
+    out: list[ox.Triple] = []
+    if not wanted:
+        return out
+    head = f"?b0 ?q0 <{subject}> ." if incoming else f"<{subject}> ?q0 ?b0 ."
+    chain = [head, f"FILTER{anon_filter('?b0', prefix)}"]
+    done: set = set()
+    for depth in range(MAX_BNODE_DEPTH):
+        b = f"?b{depth}"
+        q = f"SELECT DISTINCT {b} ?p ?o WHERE {{ {' '.join(chain)} {b} ?p ?o }}"
+        nxt: set = set()
+        for row in store.query(q):
+            node = row[b[1:]]
+            if node not in wanted or node in done:
+                continue
+            obj = row["o"]
+            out.append(ox.Triple(node, row["p"], obj))
+            if is_anon(obj, prefix):
+                nxt.add(obj)
+        done |= wanted
+        wanted = nxt - done
+        if not wanted:
+            break
+        chain += [f"{b} ?q{depth + 1} ?b{depth + 1} .", f"FILTER{anon_filter(f'?b{depth + 1}', prefix)}"]
+    return out
+
+
+def is_anon(term, prefix: str) -> bool:
+    return isinstance(term, ox.BlankNode) or (isinstance(term, ox.NamedNode) and term.value.startswith(prefix))
+
+
+def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100,
+          modified: dt.datetime | None = None, license_iri: str | None = None) -> Document | None:
+    """The document about `{base}id/{path}`, or None when the KB does not describe it (or the page is past
+    the end)."""
+    subject = imap.thing_iri(path)
+    s = f"<{subject}>"
+    prefix = imap.base + GENID
+    anon_b, anon_s = anon_filter("?b", prefix), anon_filter("?s", prefix)
+    incoming_pattern = (f"{{ ?s ?p {s} FILTER(isIRI(?s) && !{anon_s}) }} UNION "
+                        f"{{ ?b ?q {s} FILTER{anon_b} ?s ?p ?b FILTER(isIRI(?s) && !{anon_s}) }}")
+    out_rows, more_out = _page_query(store, f"SELECT DISTINCT ?p ?o WHERE {{ {s} ?p ?o }} ORDER BY ?p ?o",
+                                     page, page_size)
+    if not out_rows and (page == 1 or not describes(store, subject)):
+        return None
+    in_rows, more_in = _page_query(
+        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }} ORDER BY ?p ?q ?s", page, page_size)
+    if page > 1 and not out_rows and not in_rows:
+        return None
+    n_out = (page - 1) * page_size + len(out_rows)
+    n_in = (page - 1) * page_size + len(in_rows)
+    if more_out or page > 1:
+        n_out = _count(store, f"SELECT DISTINCT ?p ?o WHERE {{ {s} ?p ?o }}")
+    if more_in or page > 1:
+        n_in = _count(store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }}")
+    pages = max(1, -(-max(n_out, n_in) // page_size))
+    doc = Document(subject=subject, anon_prefix=prefix, path=path, page=page, pages=pages, n_out=n_out, n_in=n_in)
+    subj = _nn(subject)
+    doc.out = [ox.Triple(subj, r["p"], r["o"]) for r in out_rows]
+    doc.closure = _closure(store, subject, [t.object for t in doc.out if is_anon(t.object, prefix)], prefix)
+    via_nodes = []
+    for r in in_rows:
+        b = r["b"]
+        if b is None:
+            doc.incoming.append(ox.Triple(r["s"], r["p"], subj))
+        else:
+            doc.via.append(ox.Triple(r["s"], r["p"], b))
+            via_nodes.append(b)
+    doc.via += _closure(store, subject, via_nodes, prefix, incoming=True)
+    doc.labels = labels_of(store, _mentioned(doc))
+    doc.meta = metadata(imap, doc, modified, license_iri)
+    return doc
+
+
+def _mentioned(doc: Document) -> set[str]:
+    iris: set[str] = set()
+    for t in (*doc.out, *doc.closure, *doc.incoming, *doc.via):
+        for term in (t.subject, t.predicate, t.object):
+            if isinstance(term, ox.NamedNode):
+                iris.add(term.value)
+    iris.discard(doc.subject)
+    return iris
+
+
+def labels_of(store, iris: set[str]) -> list[ox.Triple]:
+    if not iris:
+        return []
+    values = " ".join(f"<{i}>" for i in sorted(iris) if ">" not in i)
+    q = (f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {_LABELS_VALUES} }} "
+         f"?x ?p ?l }}")
+    return [ox.Triple(r["x"], r["p"], r["l"]) for r in store.query(q)]
+
+
+def metadata(imap: IriMap, doc: Document, modified: dt.datetime | None, license_iri: str | None) -> list[ox.Triple]:
+    d = _nn(imap.doc_iri(doc.path))
+    triples = [ox.Triple(d, RDF_TYPE, _nn(FOAF + "Document")),
+               ox.Triple(d, _nn(FOAF + "primaryTopic"), _nn(doc.subject))]
+    if modified is not None:
+        stamp = modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        triples.append(ox.Triple(d, _nn(DCT + "modified"), ox.Literal(stamp, datatype=XSD_DATETIME)))
+    if license_iri:
+        triples.append(ox.Triple(d, _nn(DCT + "license"), _nn(license_iri)))
+    if doc.pages > 1:
+        view = _nn(imap.doc_iri(doc.path, page=doc.page))
+        h = lambda name: _nn(HYDRA + name)  # noqa: E731
+        page_iri = lambda k: _nn(imap.doc_iri(doc.path, page=k))  # noqa: E731
+        triples += [ox.Triple(d, h("view"), view),
+                    ox.Triple(view, RDF_TYPE, h("PartialCollectionView")),
+                    ox.Triple(view, h("first"), page_iri(1)),
+                    ox.Triple(view, h("last"), page_iri(doc.pages))]
+        if doc.page > 1:
+            triples.append(ox.Triple(view, h("previous"), page_iri(doc.page - 1)))
+        if doc.page < doc.pages:
+            triples.append(ox.Triple(view, h("next"), page_iri(doc.page + 1)))
+    return triples
+
+
+def used_prefixes(triples: list[ox.Triple]) -> dict[str, str]:
+    """The prefixes of DOC_PREFIXES that the triples use (a short, tidy Turtle header)."""
+    seen: set[str] = set()
+    for t in triples:
+        for term in (t.subject, t.predicate, t.object):
+            if isinstance(term, ox.NamedNode):
+                seen.add(term.value)
+            elif isinstance(term, ox.Literal):
+                seen.add(term.datatype.value)
+    return {p: ns for p, ns in DOC_PREFIXES.items() if any(i.startswith(ns) and _local_ok(i[len(ns):]) for i in seen)}
+
+
+def _local_ok(local: str) -> bool:
+    return bool(local) and all(c.isalnum() or c in "_-" for c in local)

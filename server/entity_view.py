@@ -1,0 +1,233 @@
+"""What an entity page shows: the document's triples turned into labelled, grouped, linked values.
+
+Data is never markup: every value goes to the template as plain text (Jinja escapes it), and a value is a
+link only when it is an `http(s)` IRI (a `javascript:` IRI is shown as text). The schema.org JSON-LD block
+is serialised with `<`, `>` and `&` escaped, so a label cannot close the script element.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
+
+from .documents import Document, is_anon
+from .labels import DESCRIPTION_PROPS, LABEL_PROPS, RDF_TYPE, Vocabulary, label_map, local_name, pick
+from .timeline import format_date
+
+XSD = PREFIXES["xsd"]
+DATE_TYPES = {XSD + "date", XSD + "dateTime", XSD + "gYearMonth"}
+_D, _S, _O = PREFIXES["dct"], PREFIXES["schema"], PREFIXES["org"]
+
+# Property -> group; groups are shown in this order, unlisted properties under "More".
+GROUPS = ("Overview", "Dates", "Relations", "Participants", "Goals and results", "Identifiers and links", "Sources", "More")
+GROUP_LABELS_FR = {"Overview": "Aperçu", "Dates": "Dates", "Relations": "Relations", "Participants": "Participants",
+                   "Goals and results": "Objectifs et résultats", "Identifiers and links": "Identifiants et liens",
+                   "Sources": "Sources", "More": "Autres propriétés"}
+PROPERTY_GROUP = {
+    RDF_TYPE: "Overview", _D + "type": "Overview", str(M8G.format): "Overview", _O + "classification": "Overview",
+    PREFIXES["skos"] + "altLabel": "Overview", PREFIXES["eli"] + "id_local": "Overview", _D + "identifier": "Overview",
+    _S + "startDate": "Dates", _S + "endDate": "Dates", _D + "date": "Dates", _D + "issued": "Dates",
+    _D + "created": "Dates", _D + "modified": "Dates", str(THB.expectedCompletion): "Dates",
+    PREFIXES["eli"] + "date_document": "Dates", PREFIXES["eli"] + "date_entry_into_force": "Dates",
+    str(M8G.hasParticipation): "Participants", str(THB.organiser): "Participants", str(THB.host): "Participants",
+    str(THB.beneficiary): "Participants", PREFIXES["prov"] + "qualifiedAssociation": "Participants",
+    str(THB.goal): "Goals and results", str(THB.expectedResult): "Goals and results", str(THB.method): "Goals and results",
+    str(THB.targetGroup): "Goals and results",
+    PREFIXES["owl"] + "sameAs": "Identifiers and links", PREFIXES["skos"] + "exactMatch": "Identifiers and links",
+    PREFIXES["skos"] + "closeMatch": "Identifiers and links", _S + "url": "Identifiers and links",
+    PREFIXES["foaf"] + "homepage": "Identifiers and links", PREFIXES["rdfs"] + "seeAlso": "Identifiers and links",
+    _S + "sameAs": "Identifiers and links",
+    _D + "source": "Sources",
+}
+ORDER = {p: i for i, p in enumerate(PROPERTY_GROUP)}
+RELATION_NS = (str(THB), _O, _D, _S, str(M8G), PREFIXES["prov"], PREFIXES["eli"], PREFIXES["skos"])
+SCHEMA_TYPES = {"Action": "Project", "Programme": "FundingScheme", "Convention": "Legislation",
+                "Agency": "GovernmentOrganization", "Event": "Event", "Report": "Report",
+                "SourceDocument": "CreativeWork", "Place": "Place", "Person": "Person"}
+
+
+@dataclass
+class Value:
+    text: str
+    href: str | None = None
+    external: bool = False
+    lang: str | None = None
+    note: str | None = None          # a datatype or language shown small
+    iri: str | None = None
+    nested: list["Row"] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    prop: str
+    label: str
+    values: list[Value]
+
+
+def curie(iri: str) -> str:
+    """prefix:local for IRIs in a known namespace (schema:Event), else the IRI."""
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns):
+            local = iri[len(ns):]
+            if local and all(c.isalnum() or c in "_-." for c in local):
+                return f"{prefix}:{local}"
+    return iri
+
+
+def is_web_iri(iri: str) -> bool:
+    return iri.lower().startswith(("http://", "https://"))
+
+
+class EntityView:
+    def __init__(self, doc: Document, vocab: Vocabulary, imap, langs: list[str], script_root: str, lang_q: str | None):
+        self.doc, self.vocab, self.imap, self.langs = doc, vocab, imap, langs
+        self.script_root, self.lang_q = script_root, lang_q
+        own = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.out
+               if t.predicate.value in LABEL_PROPS]
+        labels = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.labels]
+        self.labels = label_map([*own, *labels])
+        self.bnodes: dict = {}
+        for t in (*doc.closure, *doc.via):
+            if is_anon(t.subject, doc.anon_prefix):
+                self.bnodes.setdefault(t.subject, []).append(t)
+
+    # -- values ---------------------------------------------------------------------------------------
+    def label(self, iri: str) -> str | None:
+        got = pick(self.labels.get(iri, []), self.langs)
+        if got:
+            return got[0]
+        if iri in self.vocab.labels:
+            return self.vocab.property_label(iri, self.langs)
+        return None
+
+    def href(self, iri: str) -> str | None:
+        local = self.imap.local_url(iri, self.script_root)
+        if local is not None:
+            if self.lang_q and "#" not in local:
+                local += ("&" if "?" in local else "?") + "lang=" + self.lang_q
+            return local
+        return iri if is_web_iri(iri) else None
+
+    def value(self, term, depth: int = 0) -> Value:
+        if is_anon(term, self.doc.anon_prefix):
+            rows = self.rows(self.bnodes.get(term, []), depth + 1) if depth < 4 else []
+            return Value("", nested=rows)
+        if isinstance(term, ox.NamedNode):
+            iri = term.value
+            text = self.label(iri)
+            return Value(text or (local_name(iri) if self.imap.relative(iri) is not None else curie(iri)),
+                         href=self.href(iri), external=self.imap.relative(iri) is None and is_web_iri(iri), iri=iri)
+        dt = term.datatype.value
+        if dt in DATE_TYPES:
+            return Value(format_date(term.value, self.langs), note=None)
+        if dt == XSD + "anyURI" and is_web_iri(term.value):
+            return Value(term.value, href=term.value, external=True)
+        lang = term.language
+        note = None
+        if lang and lang.split("-")[0] != self.langs[0]:
+            note = lang
+        return Value(term.value, lang=lang, note=note)
+
+    def rows(self, triples, depth: int = 0, *, skip: set[str] = frozenset()) -> list[Row]:
+        by_prop: dict[str, list] = {}
+        for t in triples:
+            p = t.predicate.value
+            if p in skip:
+                continue
+            by_prop.setdefault(p, []).append(t.object)
+        rows = []
+        for p, objs in by_prop.items():
+            values = [self.value(o, depth) for o in objs]
+            values.sort(key=lambda v: (v.text.casefold(), v.iri or ""))
+            rows.append(Row(p, self.vocab.property_label(p, self.langs), values))
+        rows.sort(key=lambda r: (ORDER.get(r.prop, len(ORDER)), r.label.casefold()))
+        return rows
+
+    # -- the page -----------------------------------------------------------------------------------------
+    def context(self) -> dict:
+        doc = self.doc
+        subject_iri = doc.subject
+        title = pick(self.labels.get(subject_iri, []), self.langs)
+        title_text = title[0] if title else local_name(subject_iri)
+        desc_candidates = [(DESCRIPTION_PROPS.index(t.predicate.value), t.object.language or "", t.object.value)
+                           for t in doc.out if t.predicate.value in DESCRIPTION_PROPS and isinstance(t.object, ox.Literal)]
+        description = pick(desc_candidates, self.langs)
+        skip = set(LABEL_PROPS) | ({d for d in DESCRIPTION_PROPS} if description else set())
+        # the chosen title and description are shown above; keep the other labels (other languages) listed
+        grouped: dict[str, list[Row]] = {g: [] for g in GROUPS}
+        for row in self.rows(doc.out, skip=skip):
+            group = PROPERTY_GROUP.get(row.prop)
+            if group is None:
+                group = "Relations" if any(v.iri for v in row.values) and row.prop.startswith(RELATION_NS) else "More"
+            grouped[group].append(row)
+        fr = self.langs[0] == "fr"
+        groups = [(GROUP_LABELS_FR[g] if fr else g, rows) for g, rows in grouped.items() if rows]
+        types = [t.object.value for t in doc.out if t.predicate.value == RDF_TYPE and isinstance(t.object, ox.NamedNode)]
+        thb_types = [t[len(str(THB)):] for t in types if t.startswith(str(THB))]
+        type_labels = [self.label(t) or local_name(t) for t in types if t.startswith(str(THB))] or \
+                      [self.label(t) or local_name(t) for t in types[:1]]
+        return {
+            "iri": subject_iri, "title": title_text, "title_lang": title[1] if title else None,
+            "description": description[0] if description else None,
+            "description_lang": description[1] if description else None,
+            "types": type_labels, "kind": thb_types[0] if thb_types else None,
+            "groups": groups, "incoming": self.incoming(),
+            "schema_jsonld": self.schema_jsonld(title_text, description[0] if description else None, thb_types),
+        }
+
+    def incoming(self) -> list[tuple[str, list[Value]]]:
+        phrases: dict[str, list[Value]] = {}
+        for t in self.doc.incoming:
+            phrases.setdefault(self.vocab.inverse_label(t.predicate.value, self.langs), []).append(self.value(t.subject))
+        subject = ox.NamedNode(self.doc.subject)
+        for t in self.doc.via:
+            if is_anon(t.subject, self.doc.anon_prefix):
+                continue
+            node = t.object
+            bnode_triples = self.bnodes.get(node, [])
+            link = next((b for b in bnode_triples if b.object == subject), None)
+            if link is None:
+                continue
+            phrase = self.vocab.inverse_label(link.predicate.value, self.langs)
+            v = self.value(t.subject)
+            roles = [self.label(b.object.value) or local_name(b.object.value) for b in bnode_triples
+                     if b.predicate.value in (str(M8G.role), PREFIXES["prov"] + "hadRole") and isinstance(b.object, ox.NamedNode)]
+            if roles:
+                v.note = ", ".join(sorted(set(roles)))
+            phrases.setdefault(phrase, []).append(v)
+        out = []
+        for phrase in sorted(phrases, key=str.casefold):
+            seen, values = set(), []
+            for v in sorted(phrases[phrase], key=lambda v: (v.text.casefold(), v.note or "")):
+                key = (v.iri, v.note)
+                if key not in seen:
+                    seen.add(key)
+                    values.append(v)
+            out.append((phrase, values))
+        return out
+
+    def schema_jsonld(self, name: str, description: str | None, thb_types: list[str]) -> str:
+        data: dict = {"@context": "https://schema.org", "@id": self.doc.subject,
+                      "@type": SCHEMA_TYPES.get(thb_types[0], "Thing") if thb_types else "Thing", "name": name}
+        if description:
+            data["description"] = description
+        simple = {_S + "startDate": "startDate", _S + "endDate": "endDate", _S + "url": "url",
+                  PREFIXES["foaf"] + "homepage": "url", PREFIXES["owl"] + "sameAs": "sameAs"}
+        for t in self.doc.out:
+            key = simple.get(t.predicate.value)
+            if key and key not in data:
+                data[key] = t.object.value
+        if thb_types and thb_types[0] == "Event":
+            org = [t.object.value for t in self.doc.out if t.predicate.value == str(THB.organiser)]
+            if org:
+                data["organizer"] = [{"@id": o, "name": self.label(o) or local_name(o)} for o in org]
+        if thb_types and thb_types[0] == "Agency":
+            parent = [t.object.value for t in self.doc.out if t.predicate.value == _O + "subOrganizationOf"]
+            if parent:
+                data["parentOrganization"] = {"@id": parent[0], "name": self.label(parent[0]) or local_name(parent[0])}
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

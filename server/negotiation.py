@@ -1,0 +1,100 @@
+"""Content negotiation for documents: the format table, `Accept` parsing (Werkzeug), suffixes, 406.
+
+A document is offered in HTML and in the RDF triple formats of `kb.rdfio.FORMATS` (plus JSON-LD). Each
+format has one suffix (`/doc/x.ttl`) and one canonical media type; a few aliases are accepted in `Accept`
+(`application/json` means JSON-LD, `application/xhtml+xml` means HTML...). Browsers, `*/*` and a missing
+`Accept` get HTML: it is first in the table, and Werkzeug breaks ties by the server's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Request
+from werkzeug.datastructures import MIMEAccept
+
+from kb import rdfio
+
+
+@dataclass(frozen=True)
+class DocFormat:
+    name: str                      # "html", or the kb.rdfio format name
+    suffix: str                    # without the dot: html, ttl, jsonld, rdf, nt
+    media_type: str
+    label: str
+    rdf: rdfio.RdfFormatInfo | None = None
+
+    @property
+    def is_html(self) -> bool:
+        return self.rdf is None
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; charset=utf-8"
+
+
+_LABELS = {"turtle": "Turtle", "jsonld": "JSON-LD", "rdfxml": "RDF/XML", "ntriples": "N-Triples"}
+# Suffix of each document format: the first extension that kb.rdfio lists for it.
+_DOC_RDF = ("turtle", "jsonld", "rdfxml", "ntriples")
+
+HTML = DocFormat("html", "html", "text/html", "HTML")
+FORMATS: tuple[DocFormat, ...] = (HTML,) + tuple(
+    DocFormat(f.name, f.extensions[0].lstrip("."), f.media_type, _LABELS[f.name], f)
+    for f in rdfio.FORMATS if f.name in _DOC_RDF
+)
+BY_SUFFIX: dict[str, DocFormat] = {f.suffix: f for f in FORMATS}
+BY_NAME: dict[str, DocFormat] = {f.name: f for f in FORMATS}
+RDF_FORMATS = tuple(f for f in FORMATS if not f.is_html)
+
+# Media types offered to Werkzeug's matcher, in the server's order of preference, and what each means.
+_ALIASES: tuple[tuple[str, str], ...] = (
+    ("application/xhtml+xml", "html"),
+    ("application/x-turtle", "turtle"),
+    ("application/json", "jsonld"),
+    ("application/xml", "rdfxml"),
+    ("text/xml", "rdfxml"),
+    ("text/plain", "ntriples"),
+)
+OFFERS: dict[str, DocFormat] = {f.media_type: f for f in FORMATS}
+OFFERS.update({mt: BY_NAME[name] for mt, name in _ALIASES})
+_OFFER_LIST = list(OFFERS)
+_RDF_OFFER_LIST = [mt for mt, f in OFFERS.items() if not f.is_html]
+
+
+def negotiate(accept: MIMEAccept, *, rdf_only: bool = False) -> DocFormat | None:
+    """The format the client prefers, or None when nothing it accepts is offered (406)."""
+    if not accept:  # no Accept header (or one Werkzeug could not parse into anything): HTML
+        return None if rdf_only else HTML
+    match = accept.best_match(_RDF_OFFER_LIST if rdf_only else _OFFER_LIST)
+    return OFFERS[match] if match else None
+
+
+def request_format(request: Request) -> DocFormat | None:
+    return negotiate(request.accept_mimetypes)
+
+
+def error_format(request: Request) -> DocFormat:
+    """The format of an error message: what the client prefers, else HTML (never another error)."""
+    try:
+        return negotiate(request.accept_mimetypes) or HTML
+    except Exception:  # pragma: no cover - Werkzeug parses leniently; stay safe anyway
+        return HTML
+
+
+def split_suffix(path: str) -> tuple[str, str | None]:
+    """'type/slug.ttl' -> ('type/slug', 'ttl'); no dot in the last segment -> (path, None)."""
+    head, _, last = path.rpartition("/")
+    stem, dot, ext = last.rpartition(".")
+    if not dot or not stem:
+        return path, None
+    return (head + "/" if head else "") + stem, ext
+
+
+def formats_message() -> str:
+    lines = ["This resource is available in these formats (Accept header, or the suffix of the document URL):"]
+    lines += [f"  {f.media_type:<24} .{f.suffix:<7} {f.label}" for f in FORMATS]
+    return "\n".join(lines)
+
+
+def suffix_list() -> str:
+    return ", ".join("." + f.suffix for f in FORMATS)

@@ -1,0 +1,131 @@
+"""A server-rendered SVG timeline of the events of an agency, an action or a programme (no JavaScript).
+
+Vertical, so it reads on a 375 px screen: one axis, a year marker where the year changes, and per event a
+dot, its date (and kind) and its title, linked to the event's page. Widths are percentages and text keeps
+its pixel size, so the picture never shrinks its text on a narrow screen; a long title is shortened, with
+the full title in the element's <title> (a tooltip, read by screen readers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
+
+from .labels import LABEL_PROPS, label_map, local_name, pick
+
+MAX_EVENTS = 300
+ROW, YEAR_ROW, TOP = 46, 30, 8
+MONTHS = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"],
+}
+
+
+def format_date(value: str, langs: list[str]) -> str:
+    """'2021-06-08' -> '8 June 2021' (or '8 juin 2021'); '2021-06' -> 'June 2021'; other text unchanged."""
+    lang = next((lg for lg in langs if lg in MONTHS), "en")
+    parts = value[:10].split("-")
+    try:
+        if len(parts) == 3 and len(parts[0]) == 4:
+            y, m, d = int(parts[0]), int(parts[1]), int(parts[2])
+            return f"{d} {MONTHS[lang][m - 1]} {y}"
+        if len(parts) == 2 and len(parts[0]) == 4:
+            return f"{MONTHS[lang][int(parts[1]) - 1]} {int(parts[0])}"
+    except (ValueError, IndexError):
+        pass
+    return value
+
+
+@dataclass
+class Event:
+    iri: str
+    label: str
+    start: str
+    end: str | None
+    kind: str | None
+
+
+def _pattern(kind: str, iri: str) -> str | None:
+    s = f"<{iri}>"
+    if kind == "Action":
+        return f"?e <{THB.partOfAction}> {s} ."
+    if kind == "Programme":
+        return f"?e <{THB.partOfAction}> ?a . ?a <{THB.partOfProgramme}> {s} ."
+    if kind == "Agency":
+        return (f"{{ ?e ?p {s} }} UNION {{ ?e <{M8G.hasParticipation}> ?pp . ?pp <{M8G.hasParticipant}> {s} }}")
+    return None
+
+
+def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event], bool]:
+    """The dated events linked to the thing, sorted by date; and whether the list was cut."""
+    pattern = _pattern(kind, iri)
+    if pattern is None:
+        return [], False
+    q = (f"SELECT DISTINCT ?e ?start ?end ?type WHERE {{ {pattern} ?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?start . "
+         f"OPTIONAL {{ ?e <{SCHEMA.endDate}> ?end }} OPTIONAL {{ ?e <{PREFIXES['dct']}type> ?type }} }} "
+         f"ORDER BY ?start ?e LIMIT {MAX_EVENTS * 3}")
+    rows: dict[str, dict] = {}
+    for r in store.query(q):
+        e = r["e"].value
+        if e not in rows:
+            rows[e] = {"start": r["start"].value, "end": r["end"].value if r["end"] else None,
+                       "type": r["type"].value if r["type"] else None}
+    cut = len(rows) > MAX_EVENTS
+    events = list(rows.items())[:MAX_EVENTS]
+    need = {e for e, _ in events} | {v["type"] for _, v in events if v["type"]}
+    labels = {}
+    if need:
+        values = " ".join(f"<{i}>" for i in need)
+        props = " ".join(f"<{p}>" for p in LABEL_PROPS)
+        labels = label_map(store.query(f"SELECT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {props} }} ?x ?p ?l }}"))
+
+    def lbl(i: str) -> str:
+        got = pick(labels.get(i, []), langs)
+        return got[0] if got else local_name(i)
+
+    out = [Event(e, lbl(e), v["start"], v["end"], lbl(v["type"]) if v["type"] else None) for e, v in events]
+    out.sort(key=lambda ev: (ev.start, ev.label))
+    return out, cut
+
+
+def _short(text: str, n: int = 52) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def render_svg(events: list[Event], href, langs: list[str], title: str) -> Markup:
+    """The SVG markup; `href(iri)` gives the link of an event page."""
+    if not events:
+        return Markup("")
+    parts: list[str] = []
+    y = TOP
+    year = None
+    axis_x = 14
+    for ev in events:
+        ev_year = ev.start[:4]
+        if ev_year != year:
+            year = ev_year
+            parts.append(f'<g class="tl-year"><rect x="0" y="{y + 4}" width="46" height="20" rx="10"/>'
+                         f'<text x="23" y="{y + 18}" text-anchor="middle">{escape(year)}</text></g>')
+            y += YEAR_ROW
+        when = format_date(ev.start, langs)
+        if ev.end and ev.end != ev.start:
+            when += " – " + format_date(ev.end, langs)
+        meta = when + (f" · {ev.kind}" if ev.kind else "")
+        full = f"{ev.label} ({when})"
+        parts.append(
+            f'<a href="{escape(href(ev.iri))}"><title>{escape(full)}</title>'
+            f'<circle cx="{axis_x}" cy="{y + 13}" r="6"/>'
+            f'<text class="tl-date" x="32" y="{y + 16}">{escape(meta)}</text>'
+            f'<text class="tl-label" x="32" y="{y + 35}">{escape(_short(ev.label))}</text></a>')
+        y += ROW
+    height = y + TOP
+    return Markup(
+        f'<svg class="timeline" role="img" aria-labelledby="tl-title" width="100%" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title id="tl-title">{escape(title)}</title>'
+        f'<line class="tl-axis" x1="{axis_x}" y1="{TOP}" x2="{axis_x}" y2="{height - TOP}"/>'
+        + "".join(parts) + "</svg>")
