@@ -26,6 +26,9 @@ BLUEPRINTS = (
     "server.sitemap",
     "server.metrics",
     "server.sparql.protocol",
+    "server.resources",
+    "server.pages",
+    "server.vocab",
     "server.graphs",
 )
 
@@ -59,6 +62,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, store: Store | None =
         report = curated.build(store)
         if report is not None:
             raise RuntimeError("the curated KB does not conform to the shapes:\n" + report.text())
+    if settings["trust_proxy"] > 0:  # honour X-Forwarded-For/-Proto/-Host/-Port/-Prefix from that many proxies
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings["trust_proxy"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     for name in BLUEPRINTS:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
