@@ -80,12 +80,31 @@ def existing(version: str, dump: DumpFile) -> Path | None:
     return path if path.is_file() else None
 
 
+def distinct_triples(store: Store):
+    """The distinct triples of all named graphs, grouped by subject.
+
+    On the embedded store: subject by subject (a DISTINCT over subjects, then the subject's quads from the
+    subject-first index), so that memory holds the set of subjects and one subject's triples, never a set of
+    every triple, which is what a CONSTRUCT over the union needs to drop the triples found in several graphs.
+    Elsewhere (a remote store): one CONSTRUCT, which the remote server evaluates."""
+    raw = getattr(store, "raw", None)
+    if raw is None:
+        yield from store.query("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return
+    for row in store.query("SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } }"):
+        seen: set = set()
+        for q in raw.quads_for_pattern(row["s"], None, None, None):
+            if isinstance(q.graph_name, ox.DefaultGraph):
+                continue
+            t = q.triple
+            if t not in seen:
+                seen.add(t)
+                yield t
+
+
 def write_dump(store: Store, dump: DumpFile, out) -> None:
     """Stream the KB into the binary file `out` (triple formats: the distinct triples of all graphs)."""
-    if dump.quads:
-        data = store.quads()
-    else:
-        data = store.query("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    data = store.quads() if dump.quads else distinct_triples(store)
     prefixes = PREFIXES if dump.ox_format == ox.RdfFormat.TURTLE else None
     ox.serialize(data, out, dump.ox_format, prefixes=prefixes)
 

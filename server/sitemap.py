@@ -21,10 +21,10 @@ MAX_URLS = 50_000
 
 
 def entity_iris(store, base: str) -> list[str]:
-    """Every IRI under `{base}id/` that the KB describes (is the subject of a triple), sorted."""
-    q = (f'SELECT DISTINCT ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}id/")) }} '
-         "ORDER BY ?s")
-    return [row["s"].value for row in store.query(q)]
+    """Every IRI under `{base}id/` that the KB describes (is the subject of a triple), sorted (in Python:
+    faster than the store's ORDER BY on long IRI strings)."""
+    q = f'SELECT DISTINCT ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}id/")) }}'
+    return sorted(row["s"].value for row in store.query(q))
 
 
 def entity_pages(base: str, iris: list[str]) -> list[str]:
