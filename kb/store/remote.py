@@ -14,9 +14,12 @@ How the KB lives on a shared engine:
   together. A bulk write (more than `CHUNK` triples) is first written in chunks into private staging graphs
   `{base}store/staging/{stamp}-{id}/{n}` (invisible: never registered), and then moved into place by ONE
   request (`DROP target ; ADD staging TO target ; DROP staging ; version`). An interrupted bulk write leaves
-  only staging graphs behind, which the next write removes once they are older than `STALE_SECONDS` (or at
-  once with `clean_staging(0)`). Virtuoso runs one update request as one transaction (rolled back on error);
-  see docs/deploy.md for what other engines guarantee.
+  only staging graphs behind. Every chunk renews its staging graph's lease (hidden graph
+  `{base}store/staging-leases`, by the store's own clock) and the next write drops the staging graphs whose
+  lease ran out (no chunk for 2 x KB_REMOTE_TIMEOUT + 2 s), so a concurrent writer's staging is never touched.
+  Virtuoso runs one update request as one transaction (a crash mid-request loses all of it), but when an
+  operation fails it does NOT roll back the operations before it: so the committing request holds only
+  operations that cannot fail at run time. See docs/deploy.md for what other engines guarantee.
 
 Requests are built by SPARQLWrapper (query form detection, protocol parameters, Accept headers) and sent over
 a pooled `requests` session (keep-alive; SPARQLWrapper alone opens a new connection for every request and
@@ -42,8 +45,8 @@ from ..namespaces import Iris
 from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable, nt
 
 BLOCK = 2_000           # triples per INSERT/DELETE DATA operation (Virtuoso's parser stops near 5,000)
+BNODE_BLOCK = 200       # triples per INSERT template with blank nodes (Virtuoso: 10,000 lines of SQL)
 CHUNK = 10_000          # triples per request (Virtuoso refuses request texts over about 10 MB)
-STALE_SECONDS = 3600    # staging graphs older than this are leftovers of an interrupted write
 NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
@@ -74,6 +77,7 @@ class RemoteStore(Store):
         self.timeout = float(settings.get("remote_timeout") or 30.0)
         self.registry = f"{iris.base}store/graphs"
         self.staging_base = f"{iris.base}store/staging/"
+        self.leases = f"{iris.base}store/staging-leases"
         self._empty = f"{iris.base}store/empty"  # a graph that never holds anything
         self._session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
@@ -219,16 +223,30 @@ class RemoteStore(Store):
              f"FILTER(STRSTARTS(STR(?g), \"{self.staging_base}\")) }}")
         return sorted(r["g"].value for r in self._select(q, None))
 
-    def clean_staging(self, older_than: float = STALE_SECONDS) -> list[str]:
-        """Drop staging graphs left by interrupted bulk writes (those older than `older_than` seconds)."""
-        now = time.time()
+    def _lease_text(self, stage: str) -> str:
+        """Renew the lease of a staging graph, by the store's own clock (no clock skew between writers)."""
+        return (f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{stage}> <{MODIFIED.value}> ?t }} }} ;\n"
+                f"INSERT {{ GRAPH <{self.leases}> {{ <{stage}> <{MODIFIED.value}> ?now }} }} "
+                f"WHERE {{ BIND(NOW() AS ?now) }}")
+
+    def clean_staging(self, older_than: float | None = None) -> list[str]:
+        """Drop staging graphs left by interrupted bulk writes: those whose writer has not written a chunk
+        for `older_than` seconds (default: twice the remote timeout plus 2 s, the longest a live writer
+        can be silent). A writer that is still going renews its lease with every chunk."""
+        lease = 2 * self.timeout + 2 if older_than is None else older_than
+        rows = list(self._select(f"SELECT ?g ?t (NOW() AS ?now) WHERE {{ OPTIONAL {{ GRAPH <{self.leases}> "
+                                 f"{{ ?g <{MODIFIED.value}> ?t }} }} }}", None))
+        now = _datetime(rows[0]["now"].value) if rows and rows[0]["now"] is not None else None
+        renewed = {r["g"].value: _datetime(r["t"].value) for r in rows if r["g"] is not None and r["t"] is not None}
         stale = []
-        for g in self.staging_graphs():
-            stamp = g[len(self.staging_base):].split("-", 1)[0]
-            if not stamp.isdigit() or now - int(stamp) >= older_than:
+        for g in sorted(set(self.staging_graphs()) | set(renewed)):
+            seen = renewed.get(g)
+            if seen is None or now is None or (now - seen).total_seconds() >= lease:
                 stale.append(g)
         if stale:
-            self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in stale))
+            self._update(" ;\n".join([*(f"DROP SILENT GRAPH <{g}>" for g in stale),
+                                       *(f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{g}> ?p ?o }} }}"
+                                         for g in stale)]))
         return stale
 
     def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
@@ -267,6 +285,7 @@ class RemoteStore(Store):
             for target, stage in staged.items():
                 parts.append(f"ADD SILENT <{stage}> TO <{target}>")
                 parts.append(f"DROP SILENT GRAPH <{stage}>")
+                parts.append(f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{stage}> ?p ?o }} }}")
             if not staged:
                 for g, triples in by_graph.items():
                     parts += _data_ops("INSERT", g, triples)
@@ -300,12 +319,12 @@ class RemoteStore(Store):
                     ops.append(_data_op("INSERT", stage, block))
                     n += len(block)
                     if n >= CHUNK:
-                        self._update(" ;\n".join(ops))
+                        self._update(" ;\n".join([*ops, self._lease_text(stage)]))
                         done, ops, n = done + n, [], 0
                         if progress:
                             progress(f"staged {done}/{total} triples")
                 if ops:
-                    self._update(" ;\n".join(ops))
+                    self._update(" ;\n".join([*ops, self._lease_text(stage)]))
                     done += n
                     if progress:
                         progress(f"staged {done}/{total} triples")
@@ -329,7 +348,7 @@ class RemoteStore(Store):
     def reset(self) -> None:
         """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
         (Other graphs on the same engine are left alone.)"""
-        graphs = [*self._kb_graphs(), *self.staging_graphs(), self.iris.meta_graph, self.registry]
+        graphs = [*self._kb_graphs(), *self.staging_graphs(), self.iris.meta_graph, self.registry, self.leases]
         with self._write_lock:
             self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
 
@@ -413,8 +432,10 @@ def _data_ops(keyword: str, graph: str, triples: list[ox.Triple]) -> list[str]:
 
 
 def _blocks(triples: list[ox.Triple], size: int):
-    """Blocks of about `size` triples; triples that share a blank node stay in one block (one DATA
-    operation: blank node labels are scoped to an operation), so the blank node stays one node."""
+    """Blocks of at most about `size` triples; triples that share a blank node stay in one block (one
+    operation: blank node labels are scoped to an operation), so the blank node stays one node. Blocks with
+    blank nodes become INSERT templates, which Virtuoso compiles to SQL (at most 10,000 lines): they hold at
+    most BNODE_BLOCK triples, unless one blank node structure is larger."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -423,11 +444,11 @@ def _blocks(triples: list[ox.Triple], size: int):
             x = parent[x]
         return x
 
-    groups: dict[Any, list[ox.Triple]] = defaultdict(list)
     for t in triples:
         bnodes = [n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)]
-        for b in bnodes[1:]:
+        if len(bnodes) == 2:
             parent[find(bnodes[0])] = find(bnodes[1])
+    groups: dict[str, list[ox.Triple]] = defaultdict(list)
     plain: list[ox.Triple] = []
     for t in triples:
         b = next((n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)), None)
@@ -435,11 +456,13 @@ def _blocks(triples: list[ox.Triple], size: int):
             plain.append(t)
         else:
             groups[find(b)].append(t)
-    chunk: list[ox.Triple] = []
-    for group in [*groups.values(), *([t] for t in plain)]:
-        if chunk and len(chunk) + len(group) > size:
-            yield chunk
-            chunk = []
-        chunk.extend(group)
-    if chunk:
-        yield chunk
+    for start in range(0, len(plain), size):
+        yield plain[start:start + size]
+    block: list[ox.Triple] = []
+    for group in groups.values():
+        if block and len(block) + len(group) > min(size, BNODE_BLOCK):
+            yield block
+            block = []
+        block.extend(group)
+    if block:
+        yield block
