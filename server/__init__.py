@@ -42,6 +42,18 @@ class KB:
     iris: Iris
 
 
+def _store_is_empty(store: Store) -> bool:
+    """True when the store holds no graph; a remote store that is down now counts as not empty: the
+    server starts anyway and answers 503 until the store is back (it never loads over it later)."""
+    from kb.store import StoreUnavailable
+
+    try:
+        return not store.graphs()
+    except StoreUnavailable as exc:
+        logging.getLogger("thb-kb").warning("the store is unavailable at start (%s); serving 503 until it is back", exc)
+        return False
+
+
 def create_app(config: Mapping[str, Any] | None = None, *, store: Store | None = None,
                load_if_empty: bool = True) -> Flask:
     settings = settings_mod.load(config)
@@ -56,7 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, store: Store | None =
         store = open_store(settings)
     kb = KB(settings=settings, store=store, iris=Iris(settings["base_iri"]))
     app.extensions["kb"] = kb
-    if load_if_empty and not store.graphs():
+    if load_if_empty and _store_is_empty(store):
         from kb import curated
 
         report = curated.build(store)
