@@ -1,0 +1,82 @@
+"""The import workload: 1,000-triple batches into the big KB, and one big file, through `kb import`
+(validated, committed; wall clock, Python start included, as a contributor or a CI job runs it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from . import generate
+from .peers import ROOT, VENV_BIN
+
+KB = str(VENV_BIN / "kb")
+
+
+def available() -> tuple[bool, str]:
+    out = subprocess.run([KB, "import", "--help"], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        return False, "`kb import` does not exist yet (issue 5)"
+    return True, ""
+
+
+def _import(store: Path, path: Path, graph: str, timeout: float) -> tuple[float | None, int, str]:
+    env = dict(os.environ, KB_STORE=str(store))
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run([KB, "import", str(path), "--graph", graph], capture_output=True, text=True,
+                             env=env, cwd=ROOT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, -1, f"timed out after {timeout:.0f} s"
+    return time.perf_counter() - t0, out.returncode, (out.stdout + out.stderr)[-300:]
+
+
+def batches(store_src: Path, size: int, seed: int, folder: Path, *, n: int = 5, timeout: float = 120) -> dict:
+    """Import n batches of ~1,000 triples (new events referencing the KB's agencies, actions, places,
+    documents) one after the other into a copy of the big store."""
+    ok, why = available()
+    if not ok:
+        return {"what": "1,000-triple import into the big KB (median)", "value": None, "note": why}
+    store = folder / "import-store"
+    if store.exists():
+        shutil.rmtree(store)
+    shutil.copytree(store_src, store)
+    world = generate.rebuild_world(size, seed)
+    times, notes = [], []
+    for k in range(n):
+        path = folder / f"batch-{k}.nt"
+        with open(path, "w", encoding="utf-8") as fh:
+            generate.batch(fh, world, 1000, k)
+        secs, code, tail = _import(store, path, f"https://w3id.org/thb-kb/graph/bench-batch-{k}", timeout)
+        if secs is None or code != 0:
+            notes.append(f"batch {k}: exit {code}: {tail.strip()[-200:]}")
+            continue
+        times.append(secs)
+    shutil.rmtree(store, ignore_errors=True)
+    label = generate.size_label(size)
+    return {"what": f"1,000-triple import into the {label} KB (median of {len(times)})",
+            "value": statistics.median(times) if times else None, "unit": " s", "size": label,
+            "runs": times, "note": "; ".join(notes)}
+
+
+def big_file(data: Path, size: int, folder: Path, *, timeout: float = 600) -> dict:
+    """Import the whole generated file into an empty store; triples per second."""
+    label = generate.size_label(size)
+    what = f"{label}-triple file import into an empty store"
+    ok, why = available()
+    if not ok:
+        return {"what": what, "value": None, "note": why}
+    store = folder / "import-big-store"
+    if store.exists():
+        shutil.rmtree(store)
+    secs, code, tail = _import(store, data, "https://w3id.org/thb-kb/graph/bench-import", timeout)
+    shutil.rmtree(store, ignore_errors=True)
+    if secs is None:
+        return {"what": what, "value": size / timeout, "unit": " triples/s", "size": label,
+                "note": f"did not finish in {timeout:.0f} s: the rate is an upper bound"}
+    if code != 0:
+        return {"what": what, "value": None, "note": f"exit {code}: {tail.strip()[-200:]}"}
+    return {"what": what, "value": size / secs, "unit": " triples/s", "size": label, "seconds": secs, "note": ""}

@@ -1,0 +1,320 @@
+"""One benchmark run: for each data size, start the peers on the same data, run the workloads, stop them;
+then the CLI timings, the import workload and the start-up measurement; the results as JSON and tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import cli_timings, generate, imports, load, peers, queries
+from .peers import Peer, PeerUnavailable
+from .targets import PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPARQL_JSON = "application/sparql-results+json"
+
+
+@dataclass
+class Config:
+    mode: str
+    sizes: list[int]
+    peers: set[str]
+    query_reps: int = 5
+    query_budget: float = 20.0  # seconds per (peer, query) series, after the first request
+    query_timeout: float = 60.0
+    connections: tuple[int, ...] = (1, 8, 16)
+    load_seconds: float = 5.0
+    load_reps: int = 3
+    rdflib_max: int = 1_000_000  # rdflib-endpoint is not run above this size (memory, load time)
+    cli_reps: int = 3
+    imports: bool = True
+    cli: bool = True
+    startups: int = 3
+    profile: bool = True
+    seed: int = 42
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _stamp(data: Path) -> str:
+    st = data.stat()
+    return f"{data.name} {st.st_size} {int(st.st_mtime)}"
+
+
+def generator_hash() -> str:
+    h = hashlib.sha256()
+    for f in [Path(generate.__file__), Path(generate.__file__).with_name("vocab.py"),
+              *sorted((peers.ROOT / "ontology").glob("*.ttl"))]:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensure_data(size: int, cfg: Config, results: dict) -> Path:
+    label = generate.size_label(size)
+    data = RESULTS / "data" / f"kb-{label}-seed{cfg.seed}.nt"
+    stamp = data.with_name(data.name + ".stamp")
+    want = generator_hash()
+    if data.exists() and stamp.exists() and json.loads(stamp.read_text())["hash"] == want:
+        info = json.loads(stamp.read_text())
+        results.setdefault("generation", {})[label] = {"seconds": info["seconds"], "note": "cached (same generator)"}
+        return data
+    log(f"generating {label} triples")
+    t0 = time.perf_counter()
+    generate.write_dataset(data, size, cfg.seed)
+    secs = time.perf_counter() - t0
+    stamp.write_text(json.dumps({"hash": want, "seconds": secs}))
+    results.setdefault("generation", {})[label] = {"seconds": secs, "note": ""}
+    return data
+
+
+def ensure_store(data: Path) -> tuple[Path, float, str]:
+    folder = RESULTS / "stores" / data.stem
+    marker = folder.with_name(folder.name + ".loaded")
+    if folder.exists() and marker.exists() and marker.read_text().split("|")[0] == _stamp(data):
+        return folder, float(marker.read_text().split("|")[1]), "store reused (bulk-loaded earlier)"
+    log(f"bulk-loading {data.name} into the embedded store")
+    secs = peers.build_embedded_store(data, folder)
+    marker.write_text(f"{_stamp(data)}|{secs}")
+    return folder, secs, "bulk load (pyoxigraph Store.bulk_load)"
+
+
+def doc_path(iri: str, suffix: str) -> str:
+    rest = iri.split("/id/", 1)[1]
+    return "/doc/" + urllib.parse.quote(rest) + "." + suffix
+
+
+def _probe(peer: Peer) -> str | None:
+    url = peer.sparql_url + "?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"})
+    try:
+        status, body = peers.http_get(url, timeout=30)
+    except OSError as exc:
+        return f"SPARQL endpoint unreachable: {exc}"
+    return None if status == 200 else f"{peer.sparql_path} answered HTTP {status} (endpoint not there yet?)"
+
+
+def _wait_idle(peer: Peer, timeout: float) -> None:
+    try:
+        peers.wait_ready(peer.sparql_url + "?" + urllib.parse.urlencode({"query": "ASK {}"}), None, timeout,
+                         interval=1.0)
+    except RuntimeError:
+        pass
+
+
+def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
+    for t in queries.templates():
+        variants = [t.render(pools, i) for i in range(cfg.query_reps)]
+        rows_seen = {}
+        for p in live:
+            targets = [queries.query_path(p.sparql_path, v) for v in variants]
+            s = load.latency_series(p.host_port, targets, SPARQL_JSON, timeout=cfg.query_timeout,
+                                    budget=cfg.query_budget)
+            r = {"median_ms": s.median * 1000 if s.median is not None else None, "n": len(s.times),
+                 "rows": s.rows, "timeouts": s.timeouts, "timeout_s": cfg.query_timeout, "error": s.error}
+            res["queries"].setdefault(p.name, {})[t.name] = r
+            rows_seen[p.name] = s.rows
+            if s.timeouts:
+                _wait_idle(p, cfg.query_timeout * 5)
+        counts = {k: v for k, v in rows_seen.items() if v is not None}
+        if len(set(counts.values())) > 1:
+            values = list(counts.values())
+            usual = max(set(values), key=values.count)
+            res["notes"].append(f"{t.name}: result rows differ between peers for the same query: {counts}")
+            for name, v in counts.items():
+                if v != usual:
+                    res["queries"][name][t.name]["rows_ok"] = False
+        log(f"  {t.name}: " + ", ".join(f"{n} {r[t.name]['median_ms'] or float('nan'):.1f} ms"
+                                         for n, r in res["queries"].items() if t.name in r))
+
+
+def run_mix(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
+    mix = queries.mix(pools, 2000)
+    for p in live:
+        targets = [queries.query_path(p.sparql_path, q) for _, q in mix]
+        base = f"http://{p.host_port}"
+        for c in cfg.connections:
+            slow = p.name == PEER_RDFLIB
+            best, runs = load.concurrent(base, targets, SPARQL_JSON, c, cfg.load_seconds * (3 if slow else 1),
+                                         1 if slow else cfg.load_reps, timeout=cfg.query_timeout)
+            res["mix"].setdefault(p.name, {})[str(c)] = best.as_dict() | {"runs": [r.rps for r in runs]}
+            log(f"  mix {p.name} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
+            if slow and best.errors:
+                _wait_idle(p, cfg.query_timeout * 5)
+
+
+def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res: dict) -> None:
+    entities = [x for pair in zip(pools["event"], pools["agency"], pools["action"] * 4) for x in pair]
+    if thb is not None:
+        status, _ = peers.http_get(thb.doc_base + doc_path(entities[0], "ttl"), accept="text/turtle")
+        if status != 200:
+            res["deref_note"] = f"/doc/... answered HTTP {status}: entity documents not there yet (issue 3)"
+            res["notes"].append(res["deref_note"])
+        else:
+            for kind, accept in (("ttl", "text/turtle"), ("html", "text/html")):
+                targets = [doc_path(e, kind) for e in entities]
+                for c in cfg.connections:
+                    best, runs = load.concurrent(thb.doc_base, targets, accept, c, cfg.load_seconds, cfg.load_reps)
+                    res["deref"].setdefault(PEER_THB, {}).setdefault(kind, {})[str(c)] = best.as_dict()
+                    log(f"  doc .{kind} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
+    for p in live:
+        if p.name in (PEER_RDFLIB, PEER_VIRTUOSO):
+            targets = [queries.query_path(p.sparql_path, f"DESCRIBE <{e}>") for e in entities]
+            for c in (1, 16):
+                best, _ = load.concurrent(f"http://{p.host_port}", targets, "text/turtle", c, cfg.load_seconds, 1,
+                                          timeout=cfg.query_timeout)
+                res["deref"].setdefault(p.name, {}).setdefault("DESCRIBE", {})[str(c)] = best.as_dict()
+                log(f"  DESCRIBE {p.name} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms")
+
+
+def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
+    label = generate.size_label(size)
+    res: dict = {"peers": {}, "skipped": {}, "queries": {}, "mix": {}, "deref": {}, "notes": []}
+    data = ensure_data(size, cfg, results)
+    pools = queries.load_pools(data)
+    res["triples"] = pools["triples"]
+    started: list[Peer] = []
+    rdfe = virt = thb = thbv = None
+    try:
+        if PEER_RDFLIB in cfg.peers and size <= cfg.rdflib_max:
+            rdfe = peers.start_rdflib_endpoint(data, workdir)
+            started.append(rdfe)
+        elif PEER_RDFLIB in cfg.peers:
+            res["skipped"][PEER_RDFLIB] = f"not run above {generate.size_label(cfg.rdflib_max)} (in-memory rdflib)"
+        folder, load_s, note = ensure_store(data)
+        res["peers"][PEER_THB] = {"load_s": load_s, "notes": [note]}
+        if PEER_VIRTUOSO in cfg.peers:
+            try:
+                log("starting Virtuoso")
+                buffers = max(20000, min(400000, size // 12))
+                virt = peers.start_virtuoso(data, RESULTS / "virtuoso" / data.stem, buffers=buffers)
+                res["peers"][PEER_VIRTUOSO] = {"load_s": virt.load_seconds, "ready_s": virt.ready_seconds,
+                                               "notes": virt.notes + [f"NumberOfBuffers={buffers}"]}
+            except (PeerUnavailable, RuntimeError) as exc:
+                res["skipped"][PEER_VIRTUOSO] = str(exc)[:300]
+        if PEER_THB in cfg.peers:
+            thb = peers.start_thbkb(PEER_THB, str(folder), workdir)
+            started.append(thb)
+            res["peers"][PEER_THB].update({"ready_s": thb.ready_seconds, "rss_mb": thb.rss()})
+        if PEER_THB_VIRTUOSO in cfg.peers:
+            if virt is None:
+                res["skipped"][PEER_THB_VIRTUOSO] = "Virtuoso is not running"
+            elif not peers.remote_store_available():
+                res["skipped"][PEER_THB_VIRTUOSO] = "kb/store/remote.py does not exist yet (issue 7)"
+            else:
+                store, env = peers.virtuoso_store_env(virt)
+                try:
+                    thbv = peers.start_thbkb(PEER_THB_VIRTUOSO, store, workdir, extra_env=env)
+                    started.append(thbv)
+                    res["peers"][PEER_THB_VIRTUOSO] = {"ready_s": thbv.ready_seconds, "rss_mb": thbv.rss(), "notes": []}
+                except RuntimeError as exc:
+                    res["skipped"][PEER_THB_VIRTUOSO] = str(exc)[-300:]
+        if rdfe is not None:
+            log("waiting for rdflib-endpoint to parse the file")
+            try:
+                peers.wait_rdflib_endpoint(rdfe, 1800)
+                res["peers"][PEER_RDFLIB] = {"ready_s": rdfe.ready_seconds, "rss_mb": rdfe.rss(), "notes": rdfe.notes}
+            except RuntimeError as exc:
+                res["skipped"][PEER_RDFLIB] = str(exc)[-300:]
+                rdfe = None
+        if virt is not None:
+            res["peers"][PEER_VIRTUOSO]["rss_mb"] = peers.virtuoso_rss(virt)
+        live = []
+        for p in (thb, thbv, virt, rdfe):
+            if p is None:
+                continue
+            why = _probe(p)
+            if why:
+                res["skipped"][p.name] = why
+            else:
+                live.append(p)
+        log(f"{label}: measuring {', '.join(p.name for p in live)}")
+        run_queries(live, pools, cfg, res)
+        run_mix(live, pools, cfg, res)
+        run_deref(live, thb, pools, cfg, res)
+        for p in (thb, thbv, rdfe):
+            if p is not None and p.name in res["peers"]:
+                res["peers"][p.name]["rss_after_mb"] = p.rss()
+        if thb is not None:
+            res["peers"][PEER_THB]["notes"].append(f"RSS after the workloads {thb.rss() or 0:.0f} MB")
+    finally:
+        for p in started:
+            p.stop()
+        if virt is not None:
+            peers.stop_virtuoso(virt)
+    res["store"] = str(folder)
+    return res
+
+
+def measure_startup(folder: Path, label: str, cfg: Config, results: dict, workdir: Path, rss_after: float | None) -> None:
+    ready, rss = [], []
+    for _ in range(cfg.startups):
+        p = peers.start_thbkb(PEER_THB, str(folder), workdir)
+        ready.append(p.ready_seconds)
+        rss.append(p.rss())
+        p.stop()
+    ready.sort()
+    rss.sort()
+    results["startup"] = {"size": label, "starts": len(ready), "ready_s": ready[len(ready) // 2],
+                          "rss_ready_mb": rss[len(rss) // 2], "rss_after_mb": rss_after,
+                          "note": "kb serve --gunicorn --no-load until GET /healthz answers 200"}
+
+
+def run(cfg: Config, on_result: Callable[[dict], None] | None = None) -> dict:
+    from .machine import describe
+
+    workdir = RESULTS / "logs"
+    workdir.mkdir(parents=True, exist_ok=True)
+    results: dict = {"meta": {"mode": cfg.mode, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                              **describe()}, "sizes": {}}
+    t_start = time.perf_counter()
+    last_store = None
+    for size in cfg.sizes:
+        label = generate.size_label(size)
+        log(f"=== {label} triples")
+        results["sizes"][label] = run_size(size, cfg, results, workdir)
+        last_store = (Path(results["sizes"][label]["store"]), label, size)
+        if on_result:
+            on_result(results)
+    if last_store is not None and PEER_THB in cfg.peers:
+        folder, label, size = last_store
+        log(f"start-up time and memory on the {label} store")
+        rss_after = results["sizes"][label]["peers"].get(PEER_THB, {}).get("rss_after_mb")
+        measure_startup(folder, label, cfg, results, workdir, rss_after)
+    if cfg.cli:
+        log("CLI timings")
+        results["cli"] = cli_timings.run(RESULTS / "data", cfg.cli_reps)
+    if cfg.imports and last_store is not None:
+        folder, label, size = last_store
+        imp_size = size if cfg.mode == "full" else 10_000
+        log(f"import workload: batches into the {label} store, a {generate.size_label(imp_size)} file")
+        results["import"] = {"batch_1k": imports.batches(folder, size, cfg.seed, RESULTS / "import", n=cfg.cli_reps + 2)}
+        big = ensure_data(imp_size, cfg, results) if cfg.mode == "full" else cli_timings.contributed_file(RESULTS / "data")
+        results["import"]["file"] = imports.big_file(big, imp_size, RESULTS / "import",
+                                                     timeout=900 if cfg.mode == "full" else 60)
+    if cfg.profile and cfg.cli:
+        profile_misses(results)
+    results["meta"]["seconds"] = time.perf_counter() - t_start
+    results["meta"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    return results
+
+
+def profile_misses(results: dict) -> None:
+    """cProfile the CLI commands whose targets are missed (the docs quote the top of each profile)."""
+    from .targets import TARGETS, measurements
+
+    ms = measurements(results)
+    wanted = {"validate_10k": ["validate", str(cli_timings.contributed_file(RESULTS / "data"))],
+              "validate_curated": ["validate", "kb/data"], "help": ["--help"]}
+    for t in TARGETS:
+        m = ms.get(t.key)
+        if t.key in wanted and m and m.value is not None and not t.holds(m.value):
+            out = RESULTS / f"profile-{t.key}.txt"
+            log(f"profiling {t.key} -> {out}")
+            cli_timings.profile(wanted[t.key], out)
+            results.setdefault("profiles", {})[t.key] = str(out.relative_to(peers.ROOT))
