@@ -11,7 +11,7 @@ from kb.stats import class_counts
 from kb.store import StoreError
 
 from .charts import bar_chart
-from .local_paths import doc_path
+from .iris import IriMap
 from .metadata_common import per_version
 
 bp = Blueprint("home", __name__)
@@ -44,7 +44,8 @@ def latest_events(store, base: str, limit: int = LATEST) -> list[EventItem]:
          f"GROUP BY ?e ORDER BY DESC(?start) ?e LIMIT {int(limit)}")
     rows = [(row["e"].value, row["start"].value) for row in store.query(q)]
     labels = best_labels(store, [iri for iri, _ in rows])
-    return [EventItem(iri, doc_path(iri, base), labels.get(iri) or iri.rsplit("/", 1)[-1], start[:10])
+    imap = IriMap(base)
+    return [EventItem(iri, imap.local_url(iri), labels.get(iri) or iri.rsplit("/", 1)[-1], start[:10])
             for iri, start in rows]
 
 

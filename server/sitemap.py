@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, request
 
-from .local_paths import doc_path
+from .iris import IriMap
 from .metadata_common import kb, per_version, web_root
 
 bp = Blueprint("sitemap", __name__)
@@ -30,7 +30,8 @@ def entity_iris(store, base: str) -> list[str]:
 def entity_pages(base: str, iris: list[str]) -> list[str]:
     """Server-relative paths of the HTML pages of the entities; hash IRIs (`...#part`) are described in the
     page of the IRI before the '#', listed once."""
-    pages = dict.fromkeys(doc_path(iri.split("#", 1)[0], base) + ".html" for iri in iris)
+    imap = IriMap(base)
+    pages = dict.fromkeys(imap.local_url(iri.split("#", 1)[0]) + ".html" for iri in iris)
     return list(pages)
 
 
