@@ -90,3 +90,12 @@ def test_robots_txt(metadata_app):
     assert "Sitemap: http://localhost/sitemap.xml" in lines
     assert "User-agent: *" in lines and "Disallow: /sparql" in lines
     assert "Disallow: /" not in lines  # the entity pages stay crawlable
+
+
+def test_every_sitemap_page_answers_in_html(metadata_app):
+    """The sitemap's URLs are the ones the Linked Data pages answer at, awkward IRIs included."""
+    client = metadata_app.test_client()
+    locs, _ = sitemap_locs(client)
+    for loc in locs:
+        resp = client.get(urlsplit(loc).path, headers={"Accept": "text/html"})
+        assert resp.status_code == 200 and resp.mimetype == "text/html", loc
