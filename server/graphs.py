@@ -189,12 +189,29 @@ def _sources(name: str) -> list[Source]:
             if not parts:
                 raise _HttpError(400, "bad-request", "the multipart body has no file part")
             return parts
-        data = request.get_data(cache=False)
+        data = _read_body(limit)
     except RequestEntityTooLarge:
         raise TooLarge(f"the request body is over the limit of {limit} bytes (KB_MAX_BODY)") from None
     if not ctype:
         raise _HttpError(400, "bad-request", "a Content-Type header naming an RDF format is required")
     return [Source(name, data, _format(ctype, request.mimetype_params.get("charset"), None))]
+
+
+def _read_body(limit: int) -> bytes:
+    """The body, at most `limit` bytes, also when it comes chunked with no Content-Length (413 beyond)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    stream = request.stream
+    parts, size = [], 0
+    while True:
+        block = stream.read(min(65536, limit + 1 - size))
+        if not block:
+            break
+        parts.append(block)
+        size += len(block)
+        if size > limit:
+            raise RequestEntityTooLarge()
+    return b"".join(parts)
 
 
 def _format(ctype: str, charset: str | None, filename: str | None) -> rdfio.RdfFormatInfo:
