@@ -72,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("license", "https://creativecommons.org/licenses/by/4.0/", "Licence IRI of the data, published in documents, VoID and DCAT."),
     Setting("publisher_name", "thb-kb contributors", "Name of the publisher in the dataset metadata."),
     Setting("contact_email", "thb-kb@example.org", "Contact point of the dataset (DCAT-AP)."),
+    Setting("dumps_dir", None, "Folder where `/dumps/` files are written, once per KB version (default: a private folder in the system's temporary directory)."),
     Setting("log_level", "INFO", "Logging level of the server."),
 )
 
