@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -61,13 +62,28 @@ DUMP_FILES = (
              ox.RdfFormat.JSON_LD),
 )
 BY_NAME = {d.name: d for d in DUMP_FILES}
+_VERSION_DIR = re.compile(r"[0-9a-f]{16}")
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
 def cache_root() -> Path:
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"thb-kb-dumps-{uid}"
+    """KB_DUMPS_DIR, or `{tmp}/thb-kb-dumps-{uid}`: created private (0700), and refused if it is a symlink
+    or belongs to another user (someone could have prepared it in the shared temporary directory)."""
+    configured = kb().settings.get("dumps_dir")
+    if configured:
+        root = Path(configured)
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    uid = os.getuid()
+    root = Path(tempfile.gettempdir()) / f"thb-kb-dumps-{uid}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    st = root.lstat()
+    if root.is_symlink() or st.st_uid != uid:
+        raise RuntimeError(f"refusing to write dumps into {root}: not a folder of this user (set KB_DUMPS_DIR)")
+    if st.st_mode & 0o077:
+        root.chmod(0o700)
+    return root
 
 
 def _version_dir(version: str) -> Path:
@@ -137,15 +153,20 @@ def generate(store: Store, version: str, dump: DumpFile) -> Path:
 
 
 def _remove_stale(keep: Path) -> None:
+    """Remove the dump folders of older KB versions (ours only: 16 hex digits) an hour after they were
+    written; a download still reading a removed file keeps its open handle."""
     now = time.time()
-    for folder in cache_root().iterdir():
-        if folder == keep or not folder.is_dir():
+    for folder in keep.parent.iterdir():
+        if folder == keep or not _VERSION_DIR.fullmatch(folder.name) or not folder.is_dir():
             continue
         try:
             if now - folder.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             pass
+    with _locks_guard:
+        for key in [k for k in _locks if not k.startswith(str(keep))]:
+            del _locks[key]
 
 
 @bp.get("/dumps/")

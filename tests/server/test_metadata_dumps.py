@@ -103,3 +103,35 @@ def test_download_over_real_http(metadata_app, metadata_store):
             assert len(list(ox.parse(gz.read(), ox.RdfFormat.N_TRIPLES))) == len(distinct_triples(metadata_store))
     finally:
         server.stop()
+
+
+def test_range_requests_let_a_download_resume(metadata_app):
+    client = metadata_app.test_client()
+    full = client.get("/dumps/kb.nt.gz").get_data()
+    part = client.get("/dumps/kb.nt.gz", headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.get_data() == full[10:20]
+    assert part.headers["Content-Range"] == f"bytes 10-19/{len(full)}"
+
+
+def test_dumps_dir_setting_and_cleanup_of_old_versions(metadata_store, tmp_path):
+    import os
+    import time
+
+    from conftest import make_settings
+    from server import create_app
+
+    app = create_app(make_settings(dumps_dir=str(tmp_path)), store=metadata_store, load_if_empty=False)
+    foreign = tmp_path / "not-a-dump-folder"
+    foreign.mkdir()
+    old = tmp_path / ("0" * 16)  # the folder of an older KB version, written two hours ago
+    old.mkdir()
+    (old / "kb.ttl").write_text("old")
+    two_hours_ago = time.time() - 7200
+    for path in (foreign, old):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    resp = app.test_client().get("/dumps/kb.ttl")
+    assert resp.status_code == 200
+    written = list(tmp_path.glob("*/kb.ttl"))
+    assert len(written) == 1 and written[0].read_bytes() == resp.get_data()
+    assert not old.exists(), "the older version's dumps are removed"
+    assert foreign.exists(), "folders that are not ours are left alone"
