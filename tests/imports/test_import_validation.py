@@ -1,0 +1,196 @@
+"""Checklist C (V-01 .. V-04), and the proof that validating a change with its KB context finds exactly
+what validating the whole KB after the change finds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from import_helpers import *  # noqa: F401,F403 - fixtures and helpers
+
+from kb import batchcheck, rdfio
+from kb.importer import Importer, Invalid, Source, ValidationTimedOut
+from kb.store import open_store
+
+THB = "https://w3id.org/thb-kb/def#"
+ID = BASE + "id/"
+PREFIXES = f"""@prefix thb: <{THB}> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> . @prefix dct: <http://purl.org/dc/terms/> .
+@prefix prov: <http://www.w3.org/ns/prov#> . @prefix org: <http://www.w3.org/ns/org#> .
+@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix owl: <http://www.w3.org/2002/07/owl#> .
+"""
+
+
+def ttl(text: str) -> Source:
+    return Source("test.ttl", (PREFIXES + text).encode(), rdfio.format_for("turtle"))
+
+
+INVALID_AGENCY = f"<{ID}agency/nameless> a thb:Agency ."
+
+
+# --- V-01 .. V-04 ----------------------------------------------------------------------------------
+
+def test_v01_data_cannot_bring_or_switch_off_shapes(gsp, kbstore):
+    before = checksum(kbstore)
+    hostile = f"""
+    {INVALID_AGENCY}
+    <https://w3id.org/thb-kb/shapes#LabelledShape> sh:deactivated true .
+    <https://w3id.org/thb-kb/shapes#AgencyShape> sh:deactivated true .
+    <https://w3id.org/thb-kb/shapes#CitedShape> sh:deactivated true ; sh:severity sh:Info .
+    <urn:x:MyShape> a sh:NodeShape ; sh:targetClass thb:Agency ; sh:deactivated true .
+    """
+    r = gsp.put("/graphs?graph=" + G + "hostile", data=(PREFIXES + hostile).encode(),
+                headers={**AUTH, "Content-Type": "text/turtle", "Accept": "application/json"})
+    assert r.status_code == 422, r.data
+    results = r.get_json()["results"]
+    assert any(x["focus"] == f"{ID}agency/nameless" and x["severity"] == "violation" for x in results)
+    assert checksum(kbstore) == before
+
+
+def test_v02_owl_imports_is_never_fetched(gsp, kbstore, listener):
+    body = (PREFIXES + f"<urn:x:onto> a owl:Ontology ; owl:imports <http://127.0.0.1:{listener.port}/o> .").encode()
+    r = gsp.put("/graphs?graph=" + G + "imports", data=body, headers={**AUTH, "Content-Type": "text/turtle"})
+    assert r.status_code == 201, r.data
+    time.sleep(0.3)
+    assert listener.hits == 0
+
+
+def test_v03_cyclic_data_terminates_with_a_deterministic_result(kbstore):
+    cyc = f"""
+    <{ID}agency/cycle-a> org:subOrganizationOf <{ID}agency/cycle-b> .
+    <{ID}agency/cycle-b> org:subOrganizationOf <{ID}agency/cycle-a> ; a thb:Agency .
+    <{ID}agency/cycle-a> a thb:Agency ; rdfs:label "A"@en .
+    """
+    imp = Importer(kbstore, import_settings())
+    keys = []
+    for _ in range(2):
+        with pytest.raises(Invalid) as info:
+            imp.import_sources([ttl(cyc)], graph=G + "cycle", dry_run=True)
+        keys.append(sorted((str(r.focus), str(r.path), r.message) for r in info.value.report.results))
+    assert keys[0] == keys[1] and keys[0]
+
+
+def test_v04_validation_timeout_rejects_and_writes_nothing(kbstore):
+    """With a validation budget too small for the batch, the worker process is killed, the import is
+    refused (HTTP 503), nothing is written, and the next import works (a fresh worker)."""
+    body = "\n".join(agency_ttl(f"timeout-{i}") for i in range(400))
+    before = checksum(kbstore)
+    imp = Importer(kbstore, import_settings(validation_timeout=0.05))
+    with pytest.raises(ValidationTimedOut) as info:
+        imp.import_sources([Source("big.ttl", body.encode(), rdfio.format_for("turtle"))], graph=G + "big")
+    assert info.value.status == 503
+    assert checksum(kbstore) == before
+    ok = Importer(kbstore, import_settings(validation_timeout=60))
+    result = ok.import_sources([Source("one.ttl", agency_ttl("after-timeout").encode(), rdfio.format_for("turtle"))],
+                               graph=G + "after")
+    assert result.added == 7 and result.record
+
+
+def test_v04_timeout_over_http_is_503_with_report(kbstore):
+    from server import create_app
+
+    app = create_app(import_settings(validation_timeout=0.05), store=kbstore, load_if_empty=False)
+    before = checksum(kbstore)
+    body = "\n".join(agency_ttl(f"t-{i}") for i in range(400)).encode()
+    r = app.test_client().put("/graphs?graph=" + G + "big", data=body,
+                              headers={**AUTH, "Content-Type": "text/turtle", "Accept": "application/json"})
+    assert r.status_code == 503
+    assert r.get_json()["error"] == "validation-timeout"
+    assert checksum(kbstore) == before
+
+
+# --- batch + context == whole KB --------------------------------------------------------------------
+
+MORE = f"""
+<{ID}agency/frontex> a thb:Agency ; rdfs:label "Frontex"@en ; skos:prefLabel "Frontex"@en ;
+    dct:description "Border agency."@en ;
+    org:classification <{ID}concept/agency-type/border-immigration-service> ;
+    org:subOrganizationOf <{ID}agency/europol> ;
+    dct:source <{ID}document/europol-report-2020> ; prov:wasDerivedFrom <{ID}document/europol-report-2020> .
+"""
+
+# (name, graph, mode, turtle): each change is applied to the same starting KB (base.ttl in graph/base and
+# MORE in graph/more), then validated both ways.
+CHANGES = [
+    ("new entity referencing existing ones", "new", "replace", agency_ttl("new-one")),
+    ("new entity referencing a missing one", "new", "replace",
+     agency_ttl("dangling", extra=f"; org:subOrganizationOf <{ID}agency/not-in-kb> ")),
+    ("reference to an entity of the wrong class", "new", "replace",
+     agency_ttl("wrong-class", extra=f"; org:subOrganizationOf <{ID}document/europol-report-2020> ")),
+    ("replace removes an entity others reference", "base", "replace",
+     agency_ttl("europol", label="Europol") + agency_ttl("eurojust", label="Eurojust")),
+    ("replace removes the type of a referenced entity", "base", "replace",
+     f"<{ID}agency/europol> rdfs:label \"Europol\"@en .\n" + agency_ttl("eurojust", label="Eurojust")),
+    ("merge adds a second English label to an existing entity", "more", "merge",
+     f"<{ID}agency/frontex> rdfs:label \"Frontex again\"@en ."),
+    ("merge keeps existing triples of the focus node", "more", "merge",
+     f"<{ID}agency/frontex> skos:altLabel \"FX\"@en ."),
+    ("malformed IRI of the id/ space in object position", "new", "replace",
+     agency_ttl("bad-link", extra=f"; org:subOrganizationOf <{ID}Agency/Bad_Slug> ")),
+    ("a concept of the wrong scheme", "new", "replace",
+     agency_ttl("bad-type").replace("agency-type/police", "event-type/workshop")),
+    ("an entity with nothing but a type", "new", "replace", INVALID_AGENCY),
+]
+
+
+def _start_store():
+    store = base_store()
+    Importer(store, import_settings()).import_sources([ttl(MORE)], graph=G + "more")
+    return store
+
+
+def _key(r):
+    return (str(r.focus), str(r.path), str(r.value), r.severity, str(r.constraint), r.message)
+
+
+@pytest.fixture(scope="module")
+def start_quads():
+    return list(_start_store().quads())
+
+
+@pytest.mark.parametrize("name,graph,mode,text", CHANGES, ids=[c[0] for c in CHANGES])
+def test_batch_with_context_finds_what_whole_kb_validation_finds(start_quads, name, graph, mode, text):
+    settings = import_settings()
+    store = open_store(settings)
+    store.raw.extend(start_quads)
+    assert batchcheck.validate_kb(store).results == []  # the starting KB conforms: no warnings either
+    try:
+        result = Importer(store, settings).import_sources([ttl(text)], graph=G + graph, mode=mode, dry_run=True)
+        batch = result.report.results
+    except Invalid as exc:
+        batch = exc.report.results
+    # the same change, written without validation, then the whole KB validated
+    Importer(store, settings).import_sources([ttl(text)], graph=G + graph, mode=mode)  # may raise: see below
+    whole = batchcheck.validate_kb(store).results
+    assert sorted(map(_key, batch)) == sorted(map(_key, whole)), name
+
+
+@pytest.fixture(autouse=True)
+def _write_without_validation(monkeypatch, request):
+    """In the batch-vs-whole test, the second import writes the change without validating it."""
+    if "batch_with_context" not in request.node.name:
+        return
+    original = Importer.write
+    calls = {"n": 0}
+
+    def write(self, plan, **kw):
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            kw["validate"] = False
+        return original(self, plan, **kw)
+
+    monkeypatch.setattr(Importer, "write", write)
+
+
+def test_changes_cover_both_outcomes(start_quads):
+    """The crafted changes include conforming and non-conforming ones (the equality test is not vacuous)."""
+    outcomes = set()
+    for _, graph, mode, text in CHANGES:
+        store = open_store(import_settings())
+        store.raw.extend(start_quads)
+        try:
+            Importer(store, import_settings()).import_sources([ttl(text)], graph=G + graph, mode=mode, dry_run=True)
+            outcomes.add("ok")
+        except Invalid:
+            outcomes.add("invalid")
+    assert outcomes == {"ok", "invalid"}
