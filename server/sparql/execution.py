@@ -64,8 +64,8 @@ def parse_accept(value: str | None):
 def execute(store, job: Job) -> Outcome:
     started = time.perf_counter()
     try:
-        check(job.query, store.has_graph, job.base_iri)
-        result = evaluate(store, job)
+        analysis = check(job.query, store.has_graph, job.base_iri)
+        result = evaluate(store, job, has_dataset=bool(analysis.from_graphs or analysis.from_named))
         kind = res.kind_of(result)
         fmt = res.negotiate(kind, parse_accept(job.accept), job.format)
         out = res.serialise(result, fmt, job.max_rows)
@@ -91,13 +91,15 @@ def execute(store, job: Job) -> Outcome:
     return Outcome(200, out.body, fmt.content_type, headers, kind, fmt.name, out.truncated)
 
 
-def evaluate(store, job: Job):
+def evaluate(store, job: Job, *, has_dataset: bool = False):
+    """Run the query. The default graph is the union of all graphs unless the protocol's dataset parameters
+    or the query's own FROM / FROM NAMED say otherwise (the protocol wins over the query)."""
     raw = getattr(store, "raw", None)
     if isinstance(raw, ox.Store):
         kwargs: dict = {}
         if job.default_graphs is not None:
             kwargs["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
-        elif job.union_default_graph:
+        elif job.union_default_graph and not has_dataset:
             kwargs["use_default_graph_as_union"] = True
         if job.named_graphs is not None:
             kwargs["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]

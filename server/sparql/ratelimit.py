@@ -2,8 +2,9 @@
 
 A token bucket per client address: it holds up to N tokens and refills at N per minute; a request takes one
 token, and a request that ends in a client error (syntax error, refused query) takes ERROR_COST more, so a
-client sending mostly bad queries is slowed down sooner (WDQS does the same with its error budget). An empty
-bucket gets 429 with `Retry-After` (seconds until a token is back). Other clients are not affected.
+client sending mostly bad queries is slowed down sooner (WDQS does the same with its error budget): with the
+default 120 a minute, forty bad queries in a minute use up the budget. An empty bucket gets 429 with
+`Retry-After` (seconds until a token is back). Other clients are not affected.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import threading
 import time
 
-ERROR_COST = 2
+ERROR_COST = 3
 MAX_CLIENTS = 100_000
 
 

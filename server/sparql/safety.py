@@ -125,7 +125,9 @@ def parse(query: str, base_iri: str | None = None) -> Analysis:
     except ParseException as exc:
         raise QuerySyntaxError(str(exc.msg) + f", found {_found(exc)}", exc.lineno, exc.col) from None
     except RecursionError:
-        raise QueryRefused("the query is nested too deeply to be checked; flatten it") from None
+        # rdflib's grammar recurses without end on some valid input too (nested SERVICE, rdflib#2136)
+        raise QueryRefused("the query could not be checked (it nests too deeply for the safety parser); "
+                           "flatten it") from None
     except Exception as exc:  # the parser raises other errors on some invalid input (bad escapes...)
         raise QuerySyntaxError(str(exc)) from None
     prologue_tree, body = tree[0], tree[1]
