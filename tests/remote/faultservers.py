@@ -1,0 +1,70 @@
+"""Small loopback TCP servers that misbehave like a broken SPARQL store (fault injection, not mocks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+MODES = ("slow", "garbage", "not-http", "cut", "drip")
+
+
+class FaultServer:
+    """Answers every connection according to `mode`:
+    slow: reads the request and says nothing for `delay` seconds; garbage: 200 with a SPARQL JSON content
+    type and a body that is not JSON; not-http: bytes that are not HTTP, then closes; cut: headers announce
+    10,000 bytes, 20 are sent, then the connection closes (the store going away mid-answer); drip: a valid
+    start, then one byte every 0.2 s for ever."""
+
+    def __init__(self, mode: str, delay: float = 30.0):
+        self.mode, self.delay = mode, delay
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/sparql"
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket):
+        try:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+            except OSError:
+                pass
+            if self.mode == "slow":
+                self.closed.wait(self.delay)
+            elif self.mode == "garbage":
+                body = b"<html>this is { not a SPARQL result"
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+            elif self.mode == "not-http":
+                conn.sendall(b"\x00\x01 hello, this is not HTTP\r\n\r\n")
+            elif self.mode == "cut":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                             b"Content-Length: 10000\r\n\r\n{\"head\": {\"vars\": [")
+            elif self.mode == "drip":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+                deadline = time.monotonic() + self.delay
+                while not self.closed.is_set() and time.monotonic() < deadline:
+                    conn.sendall(b"1\r\n \r\n")
+                    time.sleep(0.2)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
