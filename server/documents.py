@@ -24,7 +24,7 @@ import pyoxigraph as ox
 from kb.namespaces import PREFIXES
 
 from .iris import IriMap
-from .labels import LABEL_PROPS
+from .labels import DESCRIPTION_PROPS, LABEL_PROPS
 
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 FOAF = PREFIXES["foaf"]
@@ -35,6 +35,8 @@ MAX_BNODE_DEPTH = 4
 GENID = ".well-known/genid/"  # skolem IRIs (kb.skolem): shown and closed over like blank nodes
 DOC_PREFIXES = dict(PREFIXES) | {"hydra": HYDRA}
 _LABELS_VALUES = " ".join(f"<{p}>" for p in LABEL_PROPS)
+HEAD_PROPS = frozenset((*LABEL_PROPS, *DESCRIPTION_PROPS, PREFIXES["rdf"] + "type"))
+_HEAD_VALUES = " ".join(f"<{p}>" for p in HEAD_PROPS)
 
 
 def _nn(iri: str) -> ox.NamedNode:
@@ -48,6 +50,7 @@ class Document:
     path: str                                   # the thing's path under {base}id/
     page: int
     pages: int
+    head: list[ox.Triple] = field(default_factory=list)       # labels, descriptions, types: on every page
     out: list[ox.Triple] = field(default_factory=list)        # subject's outgoing triples (this page)
     closure: list[ox.Triple] = field(default_factory=list)    # blank-node closure of `out`
     incoming: list[ox.Triple] = field(default_factory=list)   # ?s ?p <subject> (this page)
@@ -60,14 +63,14 @@ class Document:
     def triples(self) -> list[ox.Triple]:
         seen: set[ox.Triple] = set()
         result = []
-        for t in (*self.meta, *self.out, *self.closure, *self.incoming, *self.via, *self.labels):
+        for t in (*self.meta, *self.head, *self.out, *self.closure, *self.incoming, *self.via, *self.labels):
             if t not in seen:
                 seen.add(t)
                 result.append(t)
         return result
 
     def types(self) -> list[str]:
-        return [t.object.value for t in self.out if t.predicate == RDF_TYPE and isinstance(t.object, ox.NamedNode)]
+        return [t.object.value for t in self.head if t.predicate == RDF_TYPE and isinstance(t.object, ox.NamedNode)]
 
 
 def describes(store, iri: str) -> bool:
@@ -153,6 +156,9 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     doc = Document(subject=subject, anon_prefix=prefix, path=path, page=page, pages=pages, n_out=n_out, n_in=n_in)
     subj = _nn(subject)
     doc.out = [ox.Triple(subj, r["p"], r["o"]) for r in out_rows]
+    doc.head = [ox.Triple(subj, r["p"], r["o"]) for r in store.query(
+        f"SELECT ?p ?o WHERE {{ VALUES ?p {{ {_HEAD_VALUES} }} {s} ?p ?o }}")] if doc.pages > 1 else \
+        [t for t in doc.out if t.predicate.value in HEAD_PROPS]
     doc.closure = _closure(store, subject, [t.object for t in doc.out if is_anon(t.object, prefix)], prefix)
     via_nodes = []
     for r in in_rows:

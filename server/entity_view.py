@@ -86,7 +86,7 @@ class EntityView:
     def __init__(self, doc: Document, vocab: Vocabulary, imap, langs: list[str], script_root: str, lang_q: str | None):
         self.doc, self.vocab, self.imap, self.langs = doc, vocab, imap, langs
         self.script_root, self.lang_q = script_root, lang_q
-        own = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.out
+        own = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.head
                if t.predicate.value in LABEL_PROPS]
         labels = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.labels]
         self.labels = label_map([*own, *labels])
@@ -154,7 +154,7 @@ class EntityView:
         title = pick(self.labels.get(subject_iri, []), self.langs)
         title_text = title[0] if title else local_name(subject_iri)
         desc_candidates = [(DESCRIPTION_PROPS.index(t.predicate.value), t.object.language or "", t.object.value)
-                           for t in doc.out if t.predicate.value in DESCRIPTION_PROPS and isinstance(t.object, ox.Literal)]
+                           for t in doc.head if t.predicate.value in DESCRIPTION_PROPS and isinstance(t.object, ox.Literal)]
         description = pick(desc_candidates, self.langs)
         skip = set(LABEL_PROPS) | ({d for d in DESCRIPTION_PROPS} if description else set())
         # the chosen title and description are shown above; keep the other labels (other languages) listed
@@ -166,7 +166,7 @@ class EntityView:
             grouped[group].append(row)
         fr = self.langs[0] == "fr"
         groups = [(GROUP_LABELS_FR[g] if fr else g, rows) for g, rows in grouped.items() if rows]
-        types = [t.object.value for t in doc.out if t.predicate.value == RDF_TYPE and isinstance(t.object, ox.NamedNode)]
+        types = doc.types()
         thb_types = [t[len(str(THB)):] for t in types if t.startswith(str(THB))]
         type_labels = [self.label(t) or local_name(t) for t in types if t.startswith(str(THB))] or \
                       [self.label(t) or local_name(t) for t in types[:1]]

@@ -52,7 +52,11 @@ def _decode(raw: bytes, keep_decoded: frozenset[int]) -> str | None:
 def path_candidates(raw: bytes) -> list[str]:
     """Candidate IRI paths for a raw (still %-escaped) URL path, most exact first, without duplicates."""
     out: list[str] = []
-    for form in (_decode(raw, _UNRESERVED), _decode(raw, _LENIENT), _decode(raw, frozenset())):
+    try:
+        verbatim: str | None = raw.decode("ascii")
+    except UnicodeDecodeError:
+        verbatim = None
+    for form in (_decode(raw, _UNRESERVED), _decode(raw, _LENIENT), verbatim):
         if form is not None and form not in out:
             out.append(form)
     return out
@@ -72,14 +76,14 @@ def raw_path(request: Request) -> bytes:
             data = data[len(script):]
         # The raw URI must agree with the routed path (the same path, decoded); a proxy that strips a
         # prefix leaves the routed path shorter: take the matching tail.
-        path = request.path.encode("utf-8")
-        decoded = unquote_to_bytes(data)
+        path = request.path
+        decoded = unquote_to_bytes(data).decode("utf-8", "replace")
         if decoded == path:
             return data
         if decoded.endswith(path):
             # find the shortest raw tail that decodes to the routed path
             for i in range(len(data)):
-                if data[i:i + 1] == b"/" and unquote_to_bytes(data[i:]) == path:
+                if data[i:i + 1] == b"/" and unquote_to_bytes(data[i:]).decode("utf-8", "replace") == path:
                     return data[i:]
     return quote(request.path, safe=_URL_SAFE).encode("ascii")
 

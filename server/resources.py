@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from urllib.parse import unquote
 from typing import Callable
 
 import pyoxigraph as ox
@@ -130,24 +131,38 @@ def resolve(raw: bytes) -> str | None:
     candidates = path_candidates(raw)
     if not candidates:
         abort_with(400, "The path is not valid UTF-8 after %-decoding.")
-    first = candidates[0]
-    segments = first.split("/")
-    if any(seg in (".", "..") for seg in segments) or any(seg in (".", "..") for c in candidates for seg in c.split("/")):
-        abort_with(400, "Path segments '.' and '..' are not allowed.")
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in first):
+    decoded = unquote(raw.decode("ascii", "replace"), errors="replace")
+    if any(seg in (".", "..") for seg in decoded.split("/")):
+        abort_with(400, "Path segments '.' and '..' are not allowed (no traversal).")
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in decoded):
         abort_with(400, "The path holds control characters.")
-    kb = kbx()
     imap = ext_state()["imap"]
     ok = [c for c in candidates if not _BAD_IRI_CHARS.search(c) and "#" not in c]
     if not ok:
         return None
-    values = " ".join(f"<{imap.thing_iri(c)}>" for c in ok)
-    found = {row["s"].value for row in kb.store.query(
-        f"SELECT ?s WHERE {{ VALUES ?s {{ {values} }} FILTER EXISTS {{ ?s ?p ?o }} }}")}
+    found = _described([imap.thing_iri(c) for c in ok])
     for c in ok:
         if imap.thing_iri(c) in found:
             return c
     return None
+
+
+def _described(iris: list[str]) -> set[str]:
+    """Which of these IRIs the KB describes (one query; IRIs the query parser refuses are skipped)."""
+    store = kbx().store
+    try:
+        values = " ".join(f"<{i}>" for i in iris)
+        return {row["s"].value for row in store.query(
+            f"SELECT ?s WHERE {{ VALUES ?s {{ {values} }} FILTER EXISTS {{ ?s ?p ?o }} }}")}
+    except (SyntaxError, ValueError):
+        found = set()
+        for i in iris:
+            try:
+                if store.query(f"ASK {{ <{i}> ?p ?o }}"):
+                    found.add(i)
+            except (SyntaxError, ValueError):
+                continue
+        return found
 
 
 # -- responses ------------------------------------------------------------------------------------------
@@ -396,5 +411,6 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
     alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.FORMATS]
     page_url = lambda k: imap.doc_url(doc.path, None, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
     html = render_template("resource.html", doc=doc, lang=langs[0] if langs else "en", alternates=alternates,
+                           canonical=imap.doc_iri(doc.path, page=doc.page),
                            timeline=svg, page_url=page_url, **ctx)
     return html.encode("utf-8")
