@@ -99,6 +99,9 @@ class WorkerPool:
             return
         worker = _Worker(self._ctx, self.base_iri)
         if not worker.wait_ready(READY_TIMEOUT):
+            if self._closed:
+                worker.kill()
+                return
             log.error("a SPARQL worker did not start; retrying in 5 s")
             worker.kill()
             time.sleep(5)
@@ -120,6 +123,16 @@ class WorkerPool:
             self.replaced += 1
         self._cleanup()
         self._spawn_async()
+
+    def wait_started(self, timeout: float = 60.0) -> bool:
+        """Wait until every worker has started (used by tests and at start-up checks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self._all) >= self.size:
+                    return True
+            time.sleep(0.05)
+        return False
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -165,11 +178,16 @@ class WorkerPool:
             path = self._current_checkpoint()
         except Exception as exc:
             return Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"})
-        try:
-            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
-                                 **{"Retry-After": "5"})
+        while True:
+            try:
+                worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
+                                     **{"Retry-After": "5"})
+            if worker.process.is_alive():
+                break
+            log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.exitcode)
+            self._retire(worker)
         old_path = worker.path
         self._assign(worker, path)
         if old_path != path:
