@@ -85,10 +85,13 @@ def sitemap_page(n: int):
 def robots():
     root = web_root()
     text = (
-        "# thb-kb: crawl the entity pages (listed in the sitemap); the query endpoints are for programs.\n"
+        "# thb-kb: crawl the entity pages (listed in the sitemap). The query endpoints (an endless URL space)\n"
+        "# and the Graph Store (whole graphs) are for programs; the dumps stay open for data portals.\n"
         "User-agent: *\n"
         "Disallow: /sparql\n"
         "Disallow: /search\n"
+        "Disallow: /graphs\n"
+        "Disallow: /graph/\n"
         "Allow: /\n"
         f"\nSitemap: {root}sitemap.xml\n"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import urllib.robotparser
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote, urlsplit
 
@@ -90,6 +91,14 @@ def test_robots_txt(metadata_app):
     assert "Sitemap: http://localhost/sitemap.xml" in lines
     assert "User-agent: *" in lines and "Disallow: /sparql" in lines
     assert "Disallow: /" not in lines  # the entity pages stay crawlable
+    # what a crawler that obeys robots.txt (here the standard library's parser) may fetch
+    parser = urllib.robotparser.RobotFileParser()
+    parser.parse(lines)
+    allowed = {path: parser.can_fetch("Googlebot", "http://localhost" + path) for path in (
+        "/", "/doc/agency/pt-sef.html", "/dumps/kb.nt.gz", "/catalog", "/sparql?query=ASK%7B%7D", "/search?q=x",
+        "/graph/fixture")}
+    assert allowed == {"/": True, "/doc/agency/pt-sef.html": True, "/dumps/kb.nt.gz": True, "/catalog": True,
+                       "/sparql?query=ASK%7B%7D": False, "/search?q=x": False, "/graph/fixture": False}
 
 
 def test_every_sitemap_page_answers_in_html(metadata_app):
