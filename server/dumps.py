@@ -139,8 +139,10 @@ def generate(store: Store, version: str, dump: DumpFile) -> Path:
         try:
             with os.fdopen(fd, "wb") as raw:
                 if dump.gzip:
-                    # mtime=0: the same KB gives byte-identical files (reproducible, cacheable)
-                    with gzip.GzipFile(filename=dump.name[:-3], mode="wb", fileobj=raw, mtime=0) as gz:
+                    # mtime=0: the same KB gives byte-identical files (reproducible, cacheable); level 6 (gzip's
+                    # own default) writes about twice as fast as Python's 9 for a few percent more bytes
+                    with gzip.GzipFile(filename=dump.name[:-3], mode="wb", fileobj=raw, mtime=0,
+                                       compresslevel=6) as gz:
                         write_dump(store, dump, gz)
                 else:
                     write_dump(store, dump, raw)
