@@ -28,7 +28,7 @@ GROUP_LABELS_FR = {"Overview": "Aperçu", "Dates": "Dates", "Relations": "Relati
                    "Goals and results": "Objectifs et résultats", "Identifiers and links": "Identifiants et liens",
                    "Sources": "Sources", "More": "Autres propriétés"}
 PROPERTY_GROUP = {
-    RDF_TYPE: "Overview", _D + "type": "Overview", str(M8G.format): "Overview", _O + "classification": "Overview",
+    RDF_TYPE: "Overview", **{p: "Overview" for p in (*LABEL_PROPS, *DESCRIPTION_PROPS)}, _D + "type": "Overview", str(M8G.format): "Overview", _O + "classification": "Overview",
     PREFIXES["skos"] + "altLabel": "Overview", PREFIXES["eli"] + "id_local": "Overview", _D + "identifier": "Overview",
     _S + "startDate": "Dates", _S + "endDate": "Dates", _D + "date": "Dates", _D + "issued": "Dates",
     _D + "created": "Dates", _D + "modified": "Dates", str(THB.expectedCompletion): "Dates",
@@ -132,11 +132,11 @@ class EntityView:
             note = lang
         return Value(term.value, lang=lang, note=note)
 
-    def rows(self, triples, depth: int = 0, *, skip: set[str] = frozenset()) -> list[Row]:
+    def rows(self, triples, depth: int = 0, *, skip=lambda t: False) -> list[Row]:
         by_prop: dict[str, list] = {}
         for t in triples:
             p = t.predicate.value
-            if p in skip:
+            if skip(t):
                 continue
             by_prop.setdefault(p, []).append(t.object)
         rows = []
@@ -156,7 +156,11 @@ class EntityView:
         desc_candidates = [(DESCRIPTION_PROPS.index(t.predicate.value), t.object.language or "", t.object.value)
                            for t in doc.head if t.predicate.value in DESCRIPTION_PROPS and isinstance(t.object, ox.Literal)]
         description = pick(desc_candidates, self.langs)
-        skip = set(LABEL_PROPS) | ({d for d in DESCRIPTION_PROPS} if description else set())
+        shown = {title_text, description[0] if description else None}
+        text_props = set(LABEL_PROPS) | set(DESCRIPTION_PROPS)
+
+        def skip(t) -> bool:  # the title and description shown above are not repeated; other names are listed
+            return t.predicate.value in text_props and isinstance(t.object, ox.Literal) and t.object.value in shown
         # the chosen title and description are shown above; keep the other labels (other languages) listed
         grouped: dict[str, list[Row]] = {g: [] for g in GROUPS}
         for row in self.rows(doc.out, skip=skip):

@@ -11,7 +11,7 @@ import threading
 from collections import defaultdict
 
 import pyoxigraph as ox
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from kb.namespaces import PREFIXES
 
@@ -199,6 +199,30 @@ def render_def(gc: GraphCache, langs: list[str], alternates) -> str:
 @bp.get("/def.<ext>")
 def ontology(ext: str | None = None):
     return serve("def", kbx().iris.graph("ontology"), ext, render_def)
+
+
+@bp.get("/def/<path:name>")
+def ontology_part(name: str):
+    """IRIs under {base}def/ that the ontology graph names (its version IRI, the alignments ontology):
+    303 to the ontology document, which holds them, in the negotiated format."""
+    kb = kbx()
+    iri = kb.iris.ontology + "/" + name
+    graph = kb.iris.graph("ontology")
+    try:
+        known = bool(kb.store.query(f"ASK {{ GRAPH <{graph}> {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }} }}"))
+    except (SyntaxError, ValueError):
+        known = False
+    if not known:
+        abort_with(404, "The ontology names no such IRI.")
+    fmt = negotiation.request_format(request)
+    root = request.script_root
+    if fmt is None:
+        return not_acceptable(lambda f: f"{root}/def.{f.suffix}")
+    location = request.root_url.rstrip("/") + "/def" + ("" if fmt.is_html else f".{fmt.suffix}")
+    resp = Response(f"See {location}\n", status=303, content_type="text/plain; charset=utf-8")
+    resp.headers["Location"] = location
+    resp.headers["Vary"] = "Accept"
+    return resp
 
 
 # -- /shapes ------------------------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""No broken link: crawl the curated KB from `/`, following every link of every HTML page and every IRI under
+the base that any RDF document mentions; every RDF document must parse with rdflib."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import rdflib
+
+from server.iris import iri_path_to_url
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+BASE = "https://w3id.org/thb-kb/"
+HOST = "http://localhost"
+RDF_PARSERS = {"text/turtle": "turtle", "application/n-triples": "nt", "application/ld+json": "json-ld",
+               "application/rdf+xml": "xml", "application/trig": "trig", "application/n-quads": "nquads"}
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+LD_CLIENT = "text/turtle, application/n-triples;q=0.9, application/ld+json;q=0.8, */*;q=0.1"
+MAX_URLS = 20_000
+SKIP_PREFIXES = ("/sparql?", "/graphs?")  # query forms: their links are example queries, crawled elsewhere
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("href", "src"):
+            if a.get(key) and tag in ("a", "link", "script", "img", "iframe", "source"):
+                self.links.append(a[key])
+
+
+def local(url: str) -> str | None:
+    """A URL of this server (path + query), or None for external links."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "mailto", "javascript", "tel"):
+        return None
+    if parts.scheme and not url.startswith(HOST):
+        return None
+    path = parts.path or "/"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def iri_to_local(iri: str) -> str:
+    rest = iri[len(BASE):].split("#", 1)[0]
+    path, _, query = rest.partition("?")
+    return "/" + iri_path_to_url(path) + (f"?{query}" if query else "")
+
+
+def crawl(client) -> tuple[set[str], dict[str, int], int]:
+    """Crawl from /; fail on any broken link or unparsable RDF. Returns (URLs, media type counts, RDF parsed)."""
+    queue: list[tuple[str, str, str]] = [("/", BROWSER, "start")]
+    seen: set[tuple[str, str]] = set()
+    broken, unparsable, parsed = [], [], 0
+    kinds: dict[str, int] = {}
+    while queue:
+        url, accept, referrer = queue.pop()
+        if (url, accept) in seen or url.startswith(SKIP_PREFIXES):
+            continue
+        seen.add((url, accept))
+        assert len(seen) < MAX_URLS, "the crawl does not end"
+        r = client.get(url, headers={"Accept": accept}, follow_redirects=True)
+        if r.status_code != 200:
+            broken.append(f"{r.status_code} {url} (from {referrer})")
+            continue
+        mimetype = r.mimetype
+        kinds[mimetype] = kinds.get(mimetype, 0) + 1
+        body = r.data
+        if r.headers.get("Content-Encoding") == "gzip" or url.endswith(".gz"):
+            body = gzip.decompress(body)
+        if mimetype == "text/html":
+            parser = Links()
+            parser.feed(body.decode("utf-8"))
+            for link in parser.links:
+                target = local(urljoin(HOST + url, link))
+                if target is not None:
+                    queue.append((target, BROWSER, url))
+        elif mimetype in RDF_PARSERS:
+            try:
+                g = rdflib.Dataset() if RDF_PARSERS[mimetype] in ("trig", "nquads") else rdflib.Graph()
+                g.parse(data=body, format=RDF_PARSERS[mimetype], publicID=BASE)
+            except Exception as exc:  # noqa: BLE001 - reported below with the URL
+                unparsable.append(f"{url}: {exc}")
+                continue
+            parsed += 1
+            terms = {t for triple in g.triples((None, None, None)) for t in triple}
+            for t in terms:
+                if isinstance(t, rdflib.URIRef) and str(t).startswith(BASE):
+                    queue.append((iri_to_local(str(t)), LD_CLIENT, url))
+        # every document this server links from a Link header must exist too
+        for m in re.finditer(r"<([^>]+)>", r.headers.get("Link", "")):
+            target = local(urljoin(HOST + url, m.group(1)))
+            if target is not None:
+                queue.append((target, LD_CLIENT, url + " (Link header)"))
+    assert not broken, f"{len(broken)} broken of {len(seen)}:\n" + "\n".join(sorted(broken)[:60])
+    assert not unparsable, "\n".join(unparsable[:20])
+    return {u for u, _ in seen}, kinds, parsed
+
+
+def test_crawl_finds_no_broken_link_and_every_rdf_document_parses(client):
+    crawled, kinds, parsed = crawl(client)
+    # the crawl really went through the KB: pages, documents in every format, entity pages of each class
+    assert kinds.get("text/html", 0) > 50, kinds
+    for media in ("text/turtle", "application/ld+json", "application/rdf+xml", "application/n-triples"):
+        assert kinds.get(media, 0) > 20, kinds
+    assert parsed > 100
+    for kind in ("agency", "action", "programme", "convention", "event", "report", "document"):
+        assert any(u.startswith(f"/doc/{kind}/") for u in crawled), kind
+
+
+def test_crawl_of_awkward_iris_finds_no_broken_link():
+    """The sample KB: non-ASCII, %-escaped and reserved characters in IRIs, blank nodes, paged documents."""
+    from ld_sample_data import sample_app
+
+    crawled, kinds, parsed = crawl(sample_app().test_client())
+    assert "/doc/place/s%C3%A3o-tom%C3%A9" in crawled and "/doc/place/a%2Fb%20c.ttl" in crawled
+    assert any("?page=2" in u for u in crawled)
