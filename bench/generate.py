@@ -53,6 +53,7 @@ P = {  # predicate and class IRIs, already in N-Triples form
     "hadRole": "<http://www.w3.org/ns/prov#hadRole>", "generatedBy": "<http://www.w3.org/ns/prov#wasGeneratedBy>",
 }
 THB = "https://w3id.org/thb-kb/def#"
+GENID = "https://w3id.org/thb-kb/.well-known/genid/"
 for _name in ("partOfAction", "partOfProgramme", "appliesConvention", "organiser", "host", "monitoringBody",
               "beneficiary", "contributesTo", "goal", "expectedCompletion"):
     P[_name] = f"<{THB}{_name}>"
@@ -115,10 +116,16 @@ def ascii_slug(text: str) -> str:
 class Writer:
     """Counts the N-Triples lines it writes; `out=None` only counts (rebuilding a world without output)."""
 
-    def __init__(self, out: IO[str] | None):
+    def __init__(self, out: IO[str] | None, *, skolem: bool = True):
         self.out = out
         self.n = 0
+        self.skolem = skolem
         self._buf: list[str] = []
+
+    def node(self, label: str) -> str:
+        """A structure node (association, participation, time): a skolem IRI, as the KB holds it after the
+        import pipeline, or a blank node, as a contributor's file has it."""
+        return f"<{GENID}bench-{label}>" if self.skolem else f"_:{label}"
 
     def t(self, s: str, p: str, o: str) -> None:
         self.n += 1
@@ -288,7 +295,7 @@ def build_world(w: Writer, size: int, seed: int) -> World:
         w.t(a, P["appliesConvention"], rng.choice(world.conventions))
         local = [x for x, c in world.agencies if c == code] or [agency()]
         for k, b in enumerate(sorted({rng.choice(local) for _ in range(rng.randint(1, 2))})):
-            bn = f"_:assoc{seed}x{i}x{k}"
+            bn = w.node(f"assoc{seed}x{i}x{k}")
             w.t(a, P["beneficiary"], b)
             w.t(a, P["qa"], bn)
             w.t(bn, P["type"], C["Association"])
@@ -378,7 +385,7 @@ def write_events(w: Writer, world: World, size: int, rng: random.Random, *, tag:
         w.t(e, P["mode"], f"<{ATTENDANCE[mode]}>")
         w.t(e, P["start"], date(start))
         w.t(e, P["end"], date(end))
-        t = f"_:t{tag}{world.seed}x{n}"
+        t = w.node(f"t{tag}{world.seed}x{n}")
         w.t(e, P["hasTime"], t)
         if days == 0:
             w.t(t, P["type"], C["Instant"])
@@ -386,7 +393,7 @@ def write_events(w: Writer, world: World, size: int, rng: random.Random, *, tag:
         else:
             w.t(t, P["type"], C["Interval"])
             for which, day in (("begin", start), ("endT", end)):
-                b = f"{t}{which}"
+                b = w.node(f"t{tag}{world.seed}x{n}{which.lower()}")
                 w.t(t, P[which], b)
                 w.t(b, P["type"], C["Instant"])
                 w.t(b, P["inDate"], date(day))
@@ -399,7 +406,7 @@ def write_events(w: Writer, world: World, size: int, rng: random.Random, *, tag:
             if who in people:
                 continue
             people.add(who)
-            part = f"_:p{tag}{world.seed}x{n}x{k}"
+            part = w.node(f"p{tag}{world.seed}x{n}x{k}")
             w.t(e, P["hasPart"], part)
             w.t(part, P["type"], C["Participation"])
             w.t(part, P["participant"], who)
@@ -426,8 +433,8 @@ def ontology_lines() -> list[str]:
     return lines
 
 
-def generate(out: IO[str], size: int, seed: int = 42, *, with_ontology: bool = True) -> World:
-    w = Writer(out)
+def generate(out: IO[str], size: int, seed: int = 42, *, with_ontology: bool = True, skolem: bool = True) -> World:
+    w = Writer(out, skolem=skolem)
     extra = ontology_lines() if with_ontology else []
     world = build_world(w, size, seed)
     world.event_count = write_events(w, world, size - len(extra), random.Random(f"events-{seed}"))
@@ -445,7 +452,7 @@ def rebuild_world(size: int, seed: int = 42) -> World:
 
 def batch(out: IO[str], world: World, size: int, number: int) -> int:
     """Events (about `size` triples) that reference the entities of `world`: one contributed batch."""
-    w = Writer(out)
+    w = Writer(out, skolem=False)
     write_events(w, world, size, random.Random(f"batch-{world.seed}-{number}"), tag=f"b{number}x")
     w.flush()
     return w.n

@@ -31,7 +31,7 @@ def _import(store: Path, path: Path, graph: str, timeout: float) -> tuple[float 
                              env=env, cwd=ROOT, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, -1, f"timed out after {timeout:.0f} s"
-    return time.perf_counter() - t0, out.returncode, (out.stdout + out.stderr)[-300:]
+    return time.perf_counter() - t0, out.returncode, " ".join((out.stdout + out.stderr)[-300:].split())
 
 
 def batches(store_src: Path, size: int, seed: int, folder: Path, *, n: int = 5, timeout: float = 120) -> dict:

@@ -191,7 +191,7 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
         if PEER_VIRTUOSO in cfg.peers:
             try:
                 log("starting Virtuoso")
-                buffers = max(20000, min(400000, size // 12))
+                buffers = max(20000, min(250000, size // 20))
                 virt = peers.start_virtuoso(data, RESULTS / "virtuoso" / data.stem, buffers=buffers)
                 res["peers"][PEER_VIRTUOSO] = {"load_s": virt.load_seconds, "ready_s": virt.ready_seconds,
                                                "notes": virt.notes + [f"NumberOfBuffers={buffers}"]}
