@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pyoxigraph as ox
 import requests
@@ -46,6 +46,7 @@ from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnava
 
 BLOCK = 2_000           # triples per INSERT/DELETE DATA operation (Virtuoso's parser stops near 5,000)
 BNODE_BLOCK = 200       # triples per INSERT template with blank nodes (Virtuoso: 10,000 lines of SQL)
+GRACE = 2.0             # seconds we wait past a query's time limit for the store's own answer
 CHUNK = 10_000          # triples per request (Virtuoso refuses request texts over about 10 MB)
 NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -55,6 +56,15 @@ _STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'
                     r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')
 _VIRTUOSO_BNODE = re.compile(rb'("bnode"\s*,\s*"value"\s*:\s*"|<bnode>)nodeID://')
 _FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+
+
+class ResultCut(StoreError):
+    """The store cut a SELECT result at its own row limit (Virtuoso's ResultSetMaxRows)."""
+
+    def __init__(self, limit: int, where: str):
+        super().__init__(f"the SPARQL store at {where} cut the result at {limit} rows (its own limit, Virtuoso's "
+                         "ResultSetMaxRows): ask for fewer rows with LIMIT, or raise the store's limit")
+        self.limit = limit
 
 
 def has_dataset_clause(sparql: str) -> bool:
@@ -113,7 +123,9 @@ class RemoteStore(Store):
                 body = (body.decode("ascii") + "&" + extra).encode("ascii")
             else:
                 url += ("&" if "?" in url else "?") + extra
-        limit = self.timeout if timeout is None else min(self.timeout, timeout)
+        # The store is told the query's own time limit (Virtuoso: `timeout`); we wait a little longer for
+        # its answer, so that a query stopped by the store is told apart from a store that does not answer.
+        limit = self.timeout if timeout is None else min(self.timeout, timeout + GRACE)
         deadline = time.monotonic() + limit
         where = req.full_url.split("?")[0]
         try:
@@ -130,10 +142,10 @@ class RemoteStore(Store):
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
                     resp.close()
-                    raise StoreUnavailable(f"the SPARQL store at {where} did not answer within {limit:g} s")
+                    raise self._too_slow(where, limit, timeout)
             resp._content = b"".join(chunks)
         except requests.exceptions.Timeout:
-            raise StoreUnavailable(f"the SPARQL store at {where} did not answer within {limit:g} s") from None
+            raise self._too_slow(where, limit, timeout) from None
         except requests.exceptions.ConnectionError as exc:
             reason = "connection refused" if "refused" in str(exc).lower() else "connection failed or was cut"
             raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({reason})") from None
@@ -141,10 +153,19 @@ class RemoteStore(Store):
             raise StoreUnavailable(f"the SPARQL store at {where} failed: {type(exc).__name__}") from None
         if resp.status_code >= 400:
             self._raise_for(resp, where)
+        cut = resp.headers.get("X-SPARQL-MaxRows")
+        if cut and cut.strip().isdigit():  # Virtuoso says so when it cut a SELECT result: never silent
+            raise ResultCut(int(cut), where)
         state = resp.headers.get("X-SQL-State", "")
         if state == "S1TAT":  # Virtuoso's "anytime" answer: a partial result after its time limit
-            raise QueryTimeout(f"the query ran past its time limit on the store ({limit:g} s) and was stopped")
+            raise QueryTimeout(f"the query ran past its time limit ({timeout or limit:g} s) and the store stopped it")
         return resp
+
+    @staticmethod
+    def _too_slow(where: str, limit: float, timeout: float | None) -> StoreError:
+        if timeout is not None and limit >= timeout:
+            return QueryTimeout(f"the query ran past its time limit ({timeout:g} s) on the store at {where}")
+        return StoreUnavailable(f"the SPARQL store at {where} did not answer within {limit:g} s")
 
     @staticmethod
     def _raise_for(resp: requests.Response, where: str) -> None:
@@ -202,7 +223,44 @@ class RemoteStore(Store):
         return [r["g"].value for r in self._select(q, None)]
 
     def has_graph(self, graph: str) -> bool:
-        return graph in self.graphs()
+        q = f"ASK {{ GRAPH <{self.registry}> {{ <{graph}> <{RDF_TYPE}> <{NAMED_GRAPH}> }} GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+        sw = self._wrapper(q, update=False)
+        return bool(_parse_results(self._send(sw, "application/sparql-results+json", None), self.url))
+
+    def _paged(self, select: str, dataset) -> Iterator:
+        """All rows of a SELECT, in pages when the store caps results (Virtuoso's ResultSetMaxRows cuts
+        CONSTRUCT results silently, so whole graphs are read with SELECT, whose cut the store signals)."""
+        try:
+            yield from self._select(select, dataset)
+            return
+        except ResultCut as cut:
+            page = max(1, cut.limit - 1)
+        before = self.version()
+        offset = 0
+        while True:
+            rows = list(self._select(f"{select} LIMIT {page} OFFSET {offset}", dataset))
+            yield from rows
+            if len(rows) < page:
+                break
+            offset += page
+        if self.version() != before:
+            raise StoreError("the KB changed while it was being read page by page; read it again")
+
+    def triples(self, graph: str) -> Iterator[ox.Triple]:
+        q = f"SELECT ?s ?p ?o WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+        for row in self._paged(q, ([self._empty], [graph])):
+            yield ox.Triple(row["s"], row["p"], row["o"])
+
+    def quads(self) -> Iterator[ox.Quad]:
+        graphs = self._kb_graphs() or [self._empty]
+        for row in self._paged("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }", ([self._empty], graphs)):
+            yield ox.Quad(row["s"], row["p"], row["o"], row["g"])
+
+    def dump(self, out, fmt: ox.RdfFormat, graph: str | None = None) -> None:
+        if graph is None and fmt not in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
+            ox.serialize(dict.fromkeys(q.triple for q in self.quads()), out, fmt)  # the union: each triple once
+        else:
+            super().dump(out, fmt, graph)
 
     def _version_and_modified(self):
         import datetime as dt
