@@ -52,8 +52,9 @@ VIRTUOSO_SCRIPT = ROOT / "scripts" / "virtuoso.sh"
 class Virtuoso:
     """A throwaway Virtuoso on loopback, run by scripts/virtuoso.sh; tests may stop, kill and restart it."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, env: dict[str, str] | None = None):
         self.folder = folder
+        self.extra_env = env or {}
         self.http_port = free_port()
         self.sql_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}/sparql"
@@ -63,7 +64,7 @@ class Virtuoso:
         import subprocess
 
         proc = subprocess.run(["bash", str(VIRTUOSO_SCRIPT), *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=ROOT)
+                              timeout=timeout, cwd=ROOT, env={**os.environ, **self.extra_env})
         if proc.returncode != 0:
             raise RuntimeError(f"scripts/virtuoso.sh {' '.join(args)} failed: {proc.stderr[-2000:]}")
         return proc.stdout.strip()
@@ -114,9 +115,10 @@ def virtuoso_factory(tmp_path_factory):
             "Virtuoso (`virtuoso-t`, Debian package virtuoso-opensource)")
     started: dict[str, Virtuoso] = {}
 
-    def make(name: str = "default") -> Virtuoso:
+    def make(name: str = "default", **env: str) -> Virtuoso:
+        """The Virtuoso called `name` (started on first use; `env`: VIRTUOSO_* variables of the script)."""
         if name not in started:
-            started[name] = Virtuoso(tmp_path_factory.mktemp(f"virtuoso-{name}")).start()
+            started[name] = Virtuoso(tmp_path_factory.mktemp(f"virtuoso-{name}"), env).start()
         return started[name]
 
     yield make
