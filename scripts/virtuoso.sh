@@ -41,6 +41,11 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 PIDFILE="$DIR/virtuoso.pid"
 
+probe() {  # does the URL answer 2xx within 2 s? (curl when there is one, else Python)
+  if command -v curl >/dev/null 2>&1; then curl -s -o /dev/null -m 2 -f "$1"; return; fi
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" >/dev/null 2>&1
+}
+
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 isql() {  # run SQL statements through the SQL port
@@ -153,7 +158,7 @@ for _ in $(seq 1 ${VIRTUOSO_START_WAIT:-600}); do
     tail -20 "$DIR/stdout.log" >&2
     die "virtuoso-t exited during start-up (log: $DIR/virtuoso.log)"
   fi
-  if curl -s -o /dev/null -m 2 -f "http://127.0.0.1:$HTTP_PORT/sparql?query=ASK%7B%7D"; then ok=1; break; fi
+  if probe "http://127.0.0.1:$HTTP_PORT/sparql?query=ASK%7B%7D"; then ok=1; break; fi
   sleep 0.2
 done
 [ -n "$ok" ] || die "Virtuoso did not answer on port $HTTP_PORT (log: $DIR/virtuoso.log)"
