@@ -34,9 +34,9 @@ XSD_DATETIME = ox.NamedNode(PREFIXES["xsd"] + "dateTime")
 MAX_BNODE_DEPTH = 4
 GENID = ".well-known/genid/"  # skolem IRIs (kb.skolem): shown and closed over like blank nodes
 DOC_PREFIXES = dict(PREFIXES) | {"hydra": HYDRA}
-_LABELS_VALUES = " ".join(f"<{p}>" for p in LABEL_PROPS)
+_LABELS_IN = ", ".join(f"<{p}>" for p in LABEL_PROPS)  # FILTER IN: much faster than a VALUES join here
 HEAD_PROPS = frozenset((*LABEL_PROPS, *DESCRIPTION_PROPS, PREFIXES["rdf"] + "type"))
-_HEAD_VALUES = " ".join(f"<{p}>" for p in HEAD_PROPS)
+_HEAD_IN = ", ".join(f"<{p}>" for p in HEAD_PROPS)
 
 
 def _nn(iri: str) -> ox.NamedNode:
@@ -157,7 +157,7 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     subj = _nn(subject)
     doc.out = [ox.Triple(subj, r["p"], r["o"]) for r in out_rows]
     doc.head = [ox.Triple(subj, r["p"], r["o"]) for r in store.query(
-        f"SELECT ?p ?o WHERE {{ VALUES ?p {{ {_HEAD_VALUES} }} {s} ?p ?o }}")] if doc.pages > 1 else \
+        f"SELECT ?p ?o WHERE {{ {s} ?p ?o FILTER(?p IN ({_HEAD_IN})) }}")] if doc.pages > 1 else \
         [t for t in doc.out if t.predicate.value in HEAD_PROPS]
     doc.closure = _closure(store, subject, [t.object for t in doc.out if is_anon(t.object, prefix)], prefix)
     via_nodes = []
@@ -188,8 +188,7 @@ def labels_of(store, iris: set[str]) -> list[ox.Triple]:
     if not iris:
         return []
     values = " ".join(f"<{i}>" for i in sorted(iris) if ">" not in i)
-    q = (f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {_LABELS_VALUES} }} "
-         f"?x ?p ?l }}")
+    q = f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({_LABELS_IN})) }}"
     return [ox.Triple(r["x"], r["p"], r["l"]) for r in store.query(q)]
 
 
@@ -217,16 +216,25 @@ def metadata(imap: IriMap, doc: Document, modified: dt.datetime | None, license_
     return triples
 
 
+_NS_PREFIX = {ns: p for p, ns in DOC_PREFIXES.items()}
+
+
 def used_prefixes(triples: list[ox.Triple]) -> dict[str, str]:
     """The prefixes of DOC_PREFIXES that the triples use (a short, tidy Turtle header)."""
+    used: set[str] = set()
     seen: set[str] = set()
     for t in triples:
         for term in (t.subject, t.predicate, t.object):
-            if isinstance(term, ox.NamedNode):
-                seen.add(term.value)
-            elif isinstance(term, ox.Literal):
-                seen.add(term.datatype.value)
-    return {p: ns for p, ns in DOC_PREFIXES.items() if any(i.startswith(ns) and _local_ok(i[len(ns):]) for i in seen)}
+            iri = term.value if isinstance(term, ox.NamedNode) else (
+                term.datatype.value if isinstance(term, ox.Literal) else None)
+            if iri is None or iri in seen:
+                continue
+            seen.add(iri)
+            for cut in (iri.rfind("#"), iri.rfind("/")):
+                ns = iri[:cut + 1]
+                if ns in _NS_PREFIX and _local_ok(iri[cut + 1:]):
+                    used.add(ns)
+    return {p: ns for p, ns in DOC_PREFIXES.items() if ns in used}
 
 
 def _local_ok(local: str) -> bool:

@@ -114,8 +114,11 @@ class EntityView:
 
     def value(self, term, depth: int = 0) -> Value:
         if is_anon(term, self.doc.anon_prefix):
-            rows = self.rows(self.bnodes.get(term, []), depth + 1) if depth < 4 else []
-            return Value("", nested=rows)
+            # a participation or association: its own statements, without its (generic) type
+            triples = [t for t in self.bnodes.get(term, []) if t.predicate.value != RDF_TYPE]
+            rows = self.rows(triples, depth + 1) if depth < 4 else []
+            sort_text = " ".join(v.text for r in rows for v in r.values)
+            return Value(sort_text, nested=rows)
         if isinstance(term, ox.NamedNode):
             iri = term.value
             text = self.label(iri)

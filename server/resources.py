@@ -330,67 +330,90 @@ def thing(_path: str):
     return resp
 
 
+def _resolve_document(raw: bytes) -> tuple[str, DocFormat | None]:
+    """(thing path, format named by the suffix or None) of a raw /doc/ path; 404 when not described."""
+    stem_raw, ext = negotiation.split_suffix(raw.decode("ascii", "replace"))
+    if ext is not None and ext in negotiation.BY_SUFFIX:
+        path = resolve(stem_raw.encode("ascii"))
+        if path is not None:
+            return path, negotiation.BY_SUFFIX[ext]
+    path = resolve(raw)
+    if path is None and ext is not None and ext not in negotiation.BY_SUFFIX and resolve(stem_raw.encode("ascii")):
+        abort_with(404, f"Unknown format suffix .{ext[:20]}; known suffixes: {negotiation.suffix_list()}.")
+    if path is None:
+        abort_with(404, "The knowledge base does not describe this resource.")
+    return path, None
+
+
 @bp.get("/doc/<path:_path>")
 def document(_path: str):
     kb = kbx()
-    imap: IriMap = ext_state()["imap"]
+    state = ext_state()
+    imap: IriMap = state["imap"]
+    cache: LRU = state["cache"]
     raw = _rest(b"/doc/")
     page = requested_page()
-    stem_raw, ext = negotiation.split_suffix(raw.decode("ascii", "replace"))
-    fmt: DocFormat | None = None
-    path = None
-    if ext is not None and ext in negotiation.BY_SUFFIX:
-        path = resolve(stem_raw.encode("ascii"))
-        fmt = negotiation.BY_SUFFIX[ext]
-    if path is None:
-        path = resolve(raw)
-        fmt = None
-        if path is None and ext is not None and ext not in negotiation.BY_SUFFIX and resolve(stem_raw.encode("ascii")):
-            abort_with(404, f"Unknown format suffix .{ext[:20]}; known suffixes: {negotiation.suffix_list()}.")
-    if path is None:
-        abort_with(404, "The knowledge base does not describe this resource.")
+    version, modified = kb_state()
+    resolved = cache.get(("resolve", version, raw))
+    if resolved is None:
+        resolved = _resolve_document(raw)
+        cache.put(("resolve", version, raw), resolved)
+    path, fmt = resolved
     negotiated = fmt is None
     root = request.script_root
-    page_q = f"?page={page}" if page > 1 else ""
     if negotiated:
         fmt = negotiation.request_format(request)
         if fmt is None:
             return not_acceptable(lambda f: imap.doc_url(path, f.suffix, root))
-    version, modified = kb_state()
     langs = reader_languages(request) if fmt.is_html else []
-    lang_q = explicit_lang(request)
+    lang_q = explicit_lang(request) if fmt.is_html else None
     etag = f"{version}-{fmt.suffix}-{page}" + (f"-{'.'.join(langs)}" if fmt.is_html else "")
-    links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q)
-    links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
-    if kb.settings.get("license"):
-        links.append(f'<{kb.settings["license"]}>; rel="license"')
-    content_location = imap.doc_url(path, fmt.suffix, root) + page_q if negotiated else None
     vary = ("Accept, Accept-Language" if negotiated else "Accept-Language") if fmt.is_html else "Accept"
-    if not_modified(etag, modified):
-        return finish(None, None, fmt, etag=etag, modified=modified, links=links,
-                      content_location=content_location, vary=vary)
-    cache: LRU = ext_state()["cache"]
-    key = (version, path, fmt.name, page, tuple(langs), root, lang_q)
+    key = (version, path, fmt.name, page, tuple(langs), root, lang_q, negotiated)
     hit = cache.get(key)
     if hit is None:
+        if not_modified(etag, modified):  # a client's copy of a page this process has not rendered yet
+            return finish(None, None, fmt, etag=etag, modified=modified,
+                          links=_links(imap, path, fmt, page, None, negotiated, root),
+                          content_location=_content_location(imap, path, fmt, page, negotiated, root), vary=vary)
         doc = documents.build(kb.store, imap, path, page=page, page_size=kb.settings["page_size"],
                               modified=modified, license_iri=kb.settings.get("license"))
         if doc is None:
             abort_with(404, f"This document has no page {page}.")
         body = render_html(doc, version, langs, lang_q, root) if fmt.is_html else serialize(doc.triples(), fmt)
-        hit = (body, gzip_bytes(body), doc.pages)
+        hit = (body, gzip_bytes(body), _links(imap, path, fmt, page, doc.pages, negotiated, root),
+               _content_location(imap, path, fmt, page, negotiated, root))
         cache.put(key, hit)
-    body, gz, pages = hit
-    if pages > 1:
-        page_url = lambda k: imap.doc_url(path, None if negotiated else fmt.suffix, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
-        links.append(f'<{page_url(1)}>; rel="first"')
-        links.append(f'<{page_url(pages)}>; rel="last"')
+    body, gz, links, content_location = hit
+    if not_modified(etag, modified):
+        body = gz = None
+    return finish(body, gz, fmt, etag=etag, modified=modified, links=links,
+                  content_location=content_location, vary=vary)
+
+
+def _content_location(imap: IriMap, path: str, fmt: DocFormat, page: int, negotiated: bool, root: str) -> str | None:
+    return imap.doc_url(path, fmt.suffix, root) + (f"?page={page}" if page > 1 else "") if negotiated else None
+
+
+def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None, negotiated: bool,
+           root: str) -> list[str]:
+    """Link header values: an alternate per format, the thing described, the licence, the pages."""
+    settings = kbx().settings
+    page_q = f"?page={page}" if page > 1 else ""
+    links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q)
+    links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
+    if settings.get("license"):
+        links.append(f'<{settings["license"]}>; rel="license"')
+    if pages and pages > 1:
+        def page_url(k: int) -> str:
+            return imap.doc_url(path, None if negotiated else fmt.suffix, root) + (f"?page={k}" if k > 1 else "")
+
+        links += [f'<{page_url(1)}>; rel="first"', f'<{page_url(pages)}>; rel="last"']
         if page > 1:
             links.append(f'<{page_url(page - 1)}>; rel="prev"')
         if page < pages:
             links.append(f'<{page_url(page + 1)}>; rel="next"')
-    return finish(body, gz, fmt, etag=etag, modified=modified, links=links,
-                  content_location=content_location, vary=vary)
+    return links
 
 
 def render_html(doc: documents.Document, version: str, langs: list[str], lang_q: str | None, root: str) -> bytes:

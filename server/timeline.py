@@ -81,8 +81,8 @@ def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event
     labels = {}
     if need:
         values = " ".join(f"<{i}>" for i in need)
-        props = " ".join(f"<{p}>" for p in LABEL_PROPS)
-        labels = label_map(store.query(f"SELECT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {props} }} ?x ?p ?l }}"))
+        props = ", ".join(f"<{p}>" for p in LABEL_PROPS)
+        labels = label_map(store.query(f"SELECT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({props})) }}"))
 
     def lbl(i: str) -> str:
         got = pick(labels.get(i, []), langs)
@@ -93,8 +93,30 @@ def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event
     return out, cut
 
 
-def _short(text: str, n: int = 52) -> str:
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+def _lines(text: str, width: int = 34, most: int = 2) -> list[str]:
+    """Wrap a title into at most `most` lines of about `width` characters (SVG text does not wrap)."""
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][: width - 1].rstrip() + "…"
+    return [ln if len(ln) <= width + 6 else ln[: width - 1] + "…" for ln in lines] or [""]
+
+
+def short_date(value: str, langs: list[str]) -> str:
+    """'2021-06-08' -> '8 Jun 2021' (the timeline's compact form)."""
+    full = format_date(value, langs)
+    parts = full.split(" ")
+    if len(parts) == 3 and len(parts[1]) > 4:
+        parts[1] = parts[1][:3] + ("." if langs and langs[0] == "fr" else "")
+    return " ".join(parts)
 
 
 def render_svg(events: list[Event], href, langs: list[str], title: str) -> Markup:
@@ -112,17 +134,19 @@ def render_svg(events: list[Event], href, langs: list[str], title: str) -> Marku
             parts.append(f'<g class="tl-year"><rect x="0" y="{y + 4}" width="46" height="20" rx="10"/>'
                          f'<text x="23" y="{y + 18}" text-anchor="middle">{escape(year)}</text></g>')
             y += YEAR_ROW
-        when = format_date(ev.start, langs)
+        when = short_date(ev.start, langs)
         if ev.end and ev.end != ev.start:
-            when += " – " + format_date(ev.end, langs)
+            when += " – " + short_date(ev.end, langs)
         meta = when + (f" · {ev.kind}" if ev.kind else "")
-        full = f"{ev.label} ({when})"
+        full = f"{ev.label} ({format_date(ev.start, langs)})"
+        lines = _lines(ev.label)
+        spans = "".join(f'<tspan x="32" dy="{0 if i == 0 else 18}">{escape(line)}</tspan>' for i, line in enumerate(lines))
         parts.append(
             f'<a href="{escape(href(ev.iri))}"><title>{escape(full)}</title>'
             f'<circle cx="{axis_x}" cy="{y + 13}" r="6"/>'
             f'<text class="tl-date" x="32" y="{y + 16}">{escape(meta)}</text>'
-            f'<text class="tl-label" x="32" y="{y + 35}">{escape(_short(ev.label))}</text></a>')
-        y += ROW
+            f'<text class="tl-label" x="32" y="{y + 35}">{spans}</text></a>')
+        y += ROW + 18 * (len(lines) - 1)
     height = y + TOP
     return Markup(
         f'<svg class="timeline" role="img" aria-labelledby="tl-title" width="100%" height="{height}" '
