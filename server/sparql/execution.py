@@ -32,7 +32,7 @@ class Job:
     default_graphs: list[str] | None = None
     named_graphs: list[str] | None = None
     accept: str | None = None
-    format: str | None = None
+    format: tuple[str, ...] | str | None = None  # the `format` parameter's values
     max_rows: int = 10_000
     timeout: float = 30.0
     union_default_graph: bool = True
@@ -46,7 +46,7 @@ class Outcome:
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     kind: str | None = None
-    format: str | None = None
+    format: tuple[str, ...] | str | None = None  # the `format` parameter's values
     truncated: bool = False
 
     @classmethod

@@ -183,7 +183,7 @@ def read_job(ep: Endpoint) -> Job | None:
             raise BadRequest(400, "timeout must be a positive number of seconds")
         timeout = min(timeout, value)
     return Job(query=query, default_graphs=default_graphs, named_graphs=named_graphs,
-               accept=request.headers.get("Accept"), format=_one(params, args, "format"),
+               accept=request.headers.get("Accept"), format=_formats(params, args),
                max_rows=int(settings["max_rows"]), timeout=timeout,
                union_default_graph=getattr(ep.store, "union_default_graph", True), base_iri=ep.kb.iris.base)
 
@@ -193,6 +193,11 @@ def _one(params, args, name: str) -> str | None:
     if value is None and params is not args:
         value = args.get(name)
     return value or None
+
+
+def _formats(params, args) -> tuple[str, ...] | None:
+    values = [v for v in params.getlist("format") + (args.getlist("format") if params is not args else []) if v]
+    return tuple(values) or None
 
 
 def _graphs(params, args, name: str) -> list[str] | None:

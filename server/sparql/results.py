@@ -52,7 +52,7 @@ FORMATS: tuple[ResultFormat, ...] = (
                  aliases=("application/xml", "text/xml")),
     ResultFormat("csv", "text/csv", TABLE, results=ox.QueryResultsFormat.CSV),
     ResultFormat("tsv", "text/tab-separated-values", TABLE, results=ox.QueryResultsFormat.TSV),
-    ResultFormat("turtle", "text/turtle", (GRAPH,), rdf=ox.RdfFormat.TURTLE, aliases=("application/x-turtle",)),
+    ResultFormat("turtle", "text/turtle", (GRAPH,), rdf=ox.RdfFormat.TURTLE, aliases=("application/x-turtle", "text/n3", "text/rdf+n3")),
     ResultFormat("ntriples", "application/n-triples", (GRAPH,), rdf=ox.RdfFormat.N_TRIPLES, aliases=("text/plain",)),
     ResultFormat("jsonld", "application/ld+json", (GRAPH,), rdf=ox.RdfFormat.JSON_LD, aliases=("application/json",)),
     ResultFormat("rdfxml", "application/rdf+xml", (GRAPH,), rdf=ox.RdfFormat.RDF_XML,
@@ -64,8 +64,9 @@ FORMATS: tuple[ResultFormat, ...] = (
 # `format=` parameter values (names, short names and media types) per kind
 _FORMAT_NAMES = {
     "json": "json", "srj": "json", "xml": "xml", "srx": "xml", "csv": "csv", "tsv": "tsv",
-    "turtle": "turtle", "ttl": "turtle", "ntriples": "ntriples", "n-triples": "ntriples", "nt": "ntriples",
-    "jsonld": "jsonld", "json-ld": "jsonld", "rdfxml": "rdfxml", "rdf/xml": "rdfxml", "rdf": "rdfxml",
+    "turtle": "turtle", "ttl": "turtle", "n3": "turtle", "ntriples": "ntriples", "n-triples": "ntriples", "nt": "ntriples",
+    "jsonld": "jsonld", "json-ld": "jsonld", "rdfxml": "rdfxml", "rdf/xml": "rdfxml", "rdf+xml": "rdfxml",
+    "rdf": "rdfxml",
     "trig": "trig", "nquads": "nquads", "n-quads": "nquads", "nq": "nquads",
 }
 _GRAPH_SYNONYMS = {"json": "jsonld", "xml": "rdfxml"}  # format=json on a CONSTRUCT means JSON-LD
@@ -81,9 +82,20 @@ class NotAcceptable(Exception):
         self.message = message
 
 
-def negotiate(kind: str, accept, format_param: str | None = None) -> ResultFormat:
-    """The format to answer with: the `format` parameter wins, else the Accept header (a Werkzeug
+def negotiate(kind: str, accept, format_param=None) -> ResultFormat:
+    """The format to answer with: the `format` parameter wins (several values: the first one that fits, as
+    SPARQLWrapper sends `format=rdf+xml&format=application/rdf+xml`), else the Accept header (a Werkzeug
     MIMEAccept, q-values honoured), else the kind's default."""
+    if isinstance(format_param, (list, tuple)):
+        error = None
+        for value in format_param:
+            try:
+                return negotiate(kind, accept, value)
+            except NotAcceptable as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        format_param = None
     offered = formats_for(kind)
     if format_param:
         wanted = format_param.strip().lower()
