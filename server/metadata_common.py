@@ -28,15 +28,21 @@ def kb():
 
 
 def per_version(name: str, compute: Callable[[Any], Any]) -> tuple[str, Any]:
-    """(version, value): `compute(kb)` runs once per KB version and per app."""
+    """(version, value): `compute(kb)` runs once per KB version and per app. Concurrent requests after a
+    write wait for the one computation instead of all running it (statistics of a large KB take seconds)."""
     state = kb()
     version = state.store.version()
     cache = current_app.extensions.setdefault("thb-per-version", {})
     entry = cache.get(name)
     if entry is not None and entry[0] == version:
         return entry
-    value = compute(state)
     with _lock:
+        name_lock = current_app.extensions.setdefault("thb-per-version-locks", {}).setdefault(name, threading.Lock())
+    with name_lock:
+        entry = cache.get(name)
+        if entry is not None and entry[0] == version:
+            return entry
+        value = compute(state)
         cache[name] = (version, value)
     return version, value
 

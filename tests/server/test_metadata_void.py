@@ -146,3 +146,38 @@ def test_void_validators_and_negotiation(metadata_app):
     assert client.get("/.well-known/void?format=pdf").status_code == 406
     dataset = client.get("/dataset")
     assert dataset.status_code == 303 and dataset.headers["Location"].endswith("/.well-known/void")
+
+
+def test_statistics_are_computed_once_for_concurrent_requests(metadata_store):
+    """After a write, simultaneous requests share one computation of the statistics (on a large KB it takes
+    seconds; every request running it would stall the server)."""
+    import threading
+
+    from conftest import make_settings
+    from kb.store.oxigraph import OxigraphStore
+    from server import create_app
+
+    class CountingStore(OxigraphStore):
+        statistics_runs = 0
+
+        def query(self, sparql, **kwargs):
+            if "GROUP BY ?p" in sparql:
+                type(self).statistics_runs += 1
+                threading.Event().wait(0.2)  # a slow store: the other requests arrive meanwhile
+            return super().query(sparql, **kwargs)
+
+    store = CountingStore(metadata_store.iris)
+    store.apply(insert=list(metadata_store.raw.quads_for_pattern(None, None, None, None)))
+    app = create_app(make_settings(), store=store, load_if_empty=False)
+    results = []
+
+    def fetch():
+        results.append(app.test_client().get("/.well-known/void", headers={"Accept": "text/turtle"}).status_code)
+
+    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == [200] * 6
+    assert CountingStore.statistics_runs == 1
