@@ -102,10 +102,16 @@ def distinct_triples(store: Store):
     On the embedded store: subject by subject (a DISTINCT over subjects, then the subject's quads from the
     subject-first index), so that memory holds the set of subjects and one subject's triples, never a set of
     every triple, which is what a CONSTRUCT over the union needs to drop the triples found in several graphs.
-    Elsewhere (a remote store): one CONSTRUCT, which the remote server evaluates."""
+    Elsewhere (a remote store): its quads, read in pages where the store caps results (a CONSTRUCT may be cut
+    silently there), with a set of the triples seen."""
     raw = getattr(store, "raw", None)
     if raw is None:
-        yield from store.query("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+        seen_all: set = set()
+        for q in store.quads():
+            t = q.triple
+            if t not in seen_all:
+                seen_all.add(t)
+                yield t
         return
     for row in store.query("SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } }"):
         seen: set = set()

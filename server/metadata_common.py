@@ -16,6 +16,7 @@ from rdflib import Graph
 
 from kb import rdfio
 from kb.namespaces import PREFIXES
+from kb.store import StoreError
 
 # The RDF formats of metadata documents, first = default for clients that accept anything.
 RDF_FORMATS = tuple(rdfio.BY_NAME[n] for n in ("turtle", "jsonld", "rdfxml", "ntriples"))
@@ -45,6 +46,23 @@ def per_version(name: str, compute: Callable[[Any], Any]) -> tuple[str, Any]:
         value = compute(state)
         cache[name] = (version, value)
     return version, value
+
+
+def select_all(store, select: str, order_by: str) -> list:
+    """Every row of a SELECT, even from a store that caps results (Virtuoso's ResultSetMaxRows, signalled
+    by the remote store as a StoreError with `.limit`): then again in ordered pages below the cap."""
+    try:
+        return list(store.query(select))
+    except StoreError as exc:
+        limit = getattr(exc, "limit", None)
+        if not limit:
+            raise
+    page, rows = max(1, int(limit) - 1), []
+    while True:
+        chunk = list(store.query(f"{select} ORDER BY {order_by} LIMIT {page} OFFSET {len(rows)}"))
+        rows += chunk
+        if len(chunk) < page:
+            return rows
 
 
 def web_root() -> str:

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, abort, request
 
 from .iris import IriMap
-from .metadata_common import kb, per_version, web_root
+from .metadata_common import kb, per_version, select_all, web_root
 
 bp = Blueprint("sitemap", __name__)
 
@@ -24,7 +24,7 @@ def entity_iris(store, base: str) -> list[str]:
     """Every IRI under `{base}id/` that the KB describes (is the subject of a triple), sorted (in Python:
     faster than the store's ORDER BY on long IRI strings)."""
     q = f'SELECT DISTINCT ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}id/")) }}'
-    return sorted(row["s"].value for row in store.query(q))
+    return sorted(row["s"].value for row in select_all(store, q, "?s"))
 
 
 def entity_pages(base: str, iris: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from rdflib.namespace import DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, VOID, XSD
 from kb.namespaces import PREFIXES, SD, THB
 from kb.store import Store
 
-from .metadata_common import kb, per_version, rdf_response, web_root
+from .metadata_common import kb, per_version, rdf_response, select_all, web_root
 
 bp = Blueprint("void", __name__)
 
@@ -53,19 +53,11 @@ def _one(store: Store, sparql: str) -> int:
     return 0
 
 
-def target_space(iri: str) -> str:
-    for prefix, _name in KNOWN_TARGETS:
-        if iri.startswith(prefix):
-            return prefix
-    parts = urlsplit(iri)
-    return f"{parts.scheme}://{parts.netloc}/"
-
-
 def compute_statistics(store: Store, base: str) -> Statistics:
     """Every number VoID publishes, from SPARQL over the union of the named graphs."""
     st = Statistics(modified=store.last_modified())
     distinct = "{ SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } }"
-    for row in store.query(f"SELECT ?p (COUNT(*) AS ?n) WHERE {distinct} GROUP BY ?p"):
+    for row in select_all(store, f"SELECT ?p (COUNT(*) AS ?n) WHERE {distinct} GROUP BY ?p", "?p"):
         st.properties[row["p"].value] = int(row["n"].value)
     st.triples = sum(st.properties.values())
     id_space = base + "id/"
@@ -73,18 +65,23 @@ def compute_statistics(store: Store, base: str) -> Statistics:
                               f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{id_space}")) }}')
     st.distinct_subjects = _one(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
     st.distinct_objects = _one(store, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
-    for row in store.query("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
-                           "FILTER(isIRI(?c)) } GROUP BY ?c"):
+    for row in select_all(store, "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
+                                 "FILTER(isIRI(?c)) } GROUP BY ?c", "?c"):
         st.classes[row["c"].value] = int(row["n"].value)
+    # links to external identifiers, counted per predicate and target identifier space by the store
+    # (a few rows, whatever the number of links)
     values = " ".join(f"<{p}>" for p in LINK_PREDICATES)
-    q = (f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?p {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} "
-         f'FILTER(isIRI(?s) && isIRI(?o) && STRSTARTS(STR(?s), "{base}") && !STRSTARTS(STR(?o), "{base}")) }}')
-    for row in store.query(q):
-        key = (row["p"].value, target_space(row["o"].value))
-        st.linksets[key] = st.linksets.get(key, 0) + 1
+    space = 'REPLACE(STR(?o), "^([^:/?#]+://[^/?#]*).*$", "$1/")'
+    for prefix, _name in reversed(KNOWN_TARGETS):
+        space = f'IF(STRSTARTS(STR(?o), "{prefix}"), "{prefix}", {space})'
+    q = (f"SELECT ?p ?space (COUNT(*) AS ?n) WHERE {{ {{ SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?p {{ {values} }} "
+         f"GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?s) && isIRI(?o) && STRSTARTS(STR(?s), \"{base}\") && "
+         f"!STRSTARTS(STR(?o), \"{base}\")) }} }} BIND({space} AS ?space) }} GROUP BY ?p ?space")
+    for row in select_all(store, q, "?p ?space"):
+        st.linksets[(row["p"].value, row["space"].value)] = int(row["n"].value)
     thb_classes = " ".join(f"<{THB[c]}>" for c in ("Agency", "Action", "Programme", "Convention", "Event", "Report"))
     q = (f"SELECT ?c (MIN(STR(?s)) AS ?e) WHERE {{ VALUES ?c {{ {thb_classes} }} GRAPH ?g {{ ?s a ?c }} "
-         f'FILTER(STRSTARTS(STR(?s), "{id_space}")) }} GROUP BY ?c ORDER BY ?c')
+         f'FILTER(STRSTARTS(STR(?s), "{id_space}")) }} GROUP BY ?c ORDER BY ?c LIMIT 12')
     st.examples = [row["e"].value for row in store.query(q)]
     return st
 
