@@ -6,7 +6,7 @@ a process that can be killed. Design:
 * After every write (the store version changes), the serving process makes a checkpoint of the store with
   `pyoxigraph.Store.backup` (a RocksDB checkpoint: hard links, milliseconds) in the folder
   `<store>.sparql-checkpoints/` next to the store. Checkpoints are immutable snapshots.
-* A few worker processes (started with `spawn`, `KB_SPARQL_WORKERS`, default: the number of cores) open the
+* A few worker processes (fresh interpreters, `KB_SPARQL_WORKERS`, default: the number of cores) open the
   current checkpoint read-only (`Store.read_only`), reopen it when the version changes, and run
   `execution.execute`: safety check, evaluation, serialisation with the row cap. They send back the response
   bytes.
@@ -22,13 +22,16 @@ allows one writer) with threads, and the evaluation happens in the workers, outs
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import shutil
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .execution import Job, Outcome
@@ -36,20 +39,35 @@ from .execution import Job, Outcome
 log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
+_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the `server` package
 
 
 class _Worker:
-    def __init__(self, ctx, base_iri: str):
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child, base_iri), daemon=True,
-                                   name="thb-kb-sparql-worker")
-        self.process.start()
-        child.close()
+    """One worker process, started as `python -m server.sparql.pool FD BASE` with one end of a socket pair.
+
+    Not `multiprocessing.Process`: its spawn and forkserver methods re-import the main module of the serving
+    process (a user's script without the `if __name__ == "__main__"` guard would start itself again), and
+    fork is unsafe once RocksDB's threads run."""
+
+    def __init__(self, base_iri: str):
+        parent, child = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server.sparql.pool", str(child.fileno()), base_iri],
+                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env, close_fds=True)
+        finally:
+            child.close()
+        self.conn = Connection(parent.detach())
         self.path: str | None = None
 
     @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def wait_ready(self, timeout: float) -> bool:
         try:
@@ -60,7 +78,7 @@ class _Worker:
     def kill(self) -> None:
         try:
             self.process.kill()
-            self.process.join(5)
+            self.process.wait(5)
         except Exception:  # already gone
             pass
         try:
@@ -78,7 +96,6 @@ class WorkerPool:
         self.root = path.with_name(path.name + ".sparql-checkpoints")
         shutil.rmtree(self.root, ignore_errors=True)  # leftovers of an earlier run (this process owns the store)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._ctx = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.RLock()
@@ -97,7 +114,12 @@ class WorkerPool:
     def _spawn(self) -> None:
         if self._closed:
             return
-        worker = _Worker(self._ctx, self.base_iri)
+        try:
+            worker = _Worker(self.base_iri)
+        except OSError as exc:
+            log.error("cannot start a SPARQL worker: %s; retrying in 5 s", exc)
+            time.sleep(5)
+            return self._spawn()
         if not worker.wait_ready(READY_TIMEOUT):
             if self._closed:
                 worker.kill()
@@ -184,9 +206,9 @@ class WorkerPool:
             except queue.Empty:
                 return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
                                      **{"Retry-After": "5"})
-            if worker.process.is_alive():
+            if worker.alive():
                 break
-            log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.exitcode)
+            log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.returncode)
             self._retire(worker)
         old_path = worker.path
         self._assign(worker, path)
@@ -258,3 +280,7 @@ def worker_main(conn, base_iri: str) -> None:
             conn.send(outcome)
         except (EOFError, OSError):
             return
+
+
+if __name__ == "__main__":  # a worker process: python -m server.sparql.pool FD BASE_IRI
+    worker_main(Connection(int(sys.argv[1])), sys.argv[2])

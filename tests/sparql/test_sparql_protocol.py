@@ -325,3 +325,33 @@ def test_body_limit_413(curated_store):
     r = client.post("/sparql", data={"query": big})
     assert r.status_code == 413
     assert client.post("/sparql", data={"query": "ASK {}"}).status_code == 200
+
+
+# -- cache ---------------------------------------------------------------------------------------------
+def test_results_cached_per_format_and_invalidated_by_writes():
+    from kb.store import open_store
+    from server import create_app
+
+    store = open_store(make_settings())
+    graph = "https://w3id.org/thb-kb/graph/cache-test"
+    store.add_to_graph(graph, [ox.Triple(ox.NamedNode("http://example.org/a"), ox.NamedNode("http://example.org/p"),
+                                         ox.Literal("1"))])
+    app = create_app(make_settings(), store=store, load_if_empty=False)
+    client = app.test_client()
+    cache = app.extensions["sparql"].cache
+    query = "SELECT (COUNT(*) AS ?n) { ?s <http://example.org/p> ?o }"
+
+    def n(accept="application/sparql-results+json"):
+        r = client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+        assert r.status_code == 200
+        return r
+
+    assert json.loads(n().data)["results"]["bindings"][0]["n"]["value"] == "1"
+    hits = cache.responses.hits
+    assert json.loads(n().data)["results"]["bindings"][0]["n"]["value"] == "1"
+    assert cache.responses.hits == hits + 1  # served from the cache
+    assert n("text/csv").mimetype == "text/csv"  # another format is another entry
+    assert cache.responses.hits == hits + 1
+    store.add_to_graph(graph, [ox.Triple(ox.NamedNode("http://example.org/b"), ox.NamedNode("http://example.org/p"),
+                                         ox.Literal("2"))])
+    assert json.loads(n().data)["results"]["bindings"][0]["n"]["value"] == "2"  # the write invalidated it
