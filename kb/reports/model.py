@@ -104,9 +104,10 @@ class Finding:
 
     @property
     def rule_id(self) -> str:
-        """Stable identifier of the rule broken: the named shape, plus the constraint component."""
+        """Stable identifier of the rule broken: named shape, path (if any) and constraint component,
+        e.g. `thbsh:EventShape/dct:title/sh:MinCount`."""
         comp = compact(self.component).replace("ConstraintComponent", "") if self.component is not None else ""
-        return f"{self.shape_name}/{comp}" if comp else self.shape_name
+        return "/".join(part for part in (self.shape_name, self.path, comp) if part)
 
 
 @dataclass

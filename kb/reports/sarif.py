@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 from urllib.parse import quote
 
 from rdflib import URIRef
@@ -28,6 +30,9 @@ def _level(report: ReportView, f: Finding) -> str:
 
 
 def _uri(path: str) -> str:
+    """A relative reference for relative paths (what code scanning matches against the checkout)."""
+    if os.path.isabs(path):
+        return Path(path).as_uri()
     return quote(path.replace("\\", "/"), safe="/")
 
 

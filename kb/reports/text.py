@@ -22,7 +22,8 @@ def render(report: ReportView) -> str:
         problems = [f for f in in_file if f.component == READABLE]
         for f in problems:
             where = f"{f.line}:{f.column}: " if f.line and f.column else (f"{f.line}: " if f.line else "")
-            out.append(f"  {where}{f.severity.upper()} {f.message}")
+            message = f.message[len(file) + 1:] if file and f.message.startswith(file + " ") else f.message
+            out.append(f"  {where}{f.severity.upper()} {message}")
         rest = [f for f in in_file if f.component != READABLE]
         for _, by_focus in groupby(rest, key=lambda f: str(f.focus)):
             by_focus = list(by_focus)
@@ -34,7 +35,9 @@ def render(report: ReportView) -> str:
                     what = f"{what} = {compact(f.value)}" if what else compact(f.value)
                 out.append(f"{head}{f.severity.upper()}{' ' + what if what else ''}")
                 comp = compact(f.component)
-                out.append(f"{' ' * len(head)}{f.message}  [{f.shape_name}{', ' + comp if comp else ''}]")
+                pad = " " * len(head)
+                message = f.message.replace("\n", "\n" + pad)
+                out.append(f"{pad}{message}  [{f.shape_name}{', ' + comp if comp else ''}]")
                 for d in f.details:
                     out.append(f"{' ' * len(head)}  - {d}")
     out.append(report.summary())
