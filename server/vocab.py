@@ -242,7 +242,7 @@ def _rdf_list(by_s, node) -> list:
 def _text(by_s, term, depth: int = 0) -> dict:
     """A SHACL value as display text (IRIs as CURIEs, lists, paths, nested shapes in brackets)."""
     if isinstance(term, ox.Literal):
-        return {"text": term.value if term.datatype.value != PREFIXES["xsd"] + "string" or not term.language else term.value}
+        return {"text": term.value}
     if isinstance(term, ox.NamedNode):
         return {"text": curie(term.value), "href": _href(term.value)}
     pairs = by_s.get(term, [])

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, require_binary
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.oxigraph_only]
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
