@@ -237,14 +237,18 @@ def live_server(app):
 
 
 @pytest.fixture()
-def metadata_store():
-    """A fresh in-memory store holding tests/server/metadata_fixture.ttl in graph/fixture, with the
-    convention's triples also in graph/extra (so a triple sits in two graphs). Tests may write to it."""
+def metadata_store(request, store_kind):
+    """A fresh store (in-memory Oxigraph, or the KB emptied on the scratch Virtuoso) holding
+    tests/server/metadata_fixture.ttl in graph/fixture, with the convention's triples also in graph/extra
+    (so a triple sits in two graphs). Tests may write to it."""
     import pyoxigraph as ox
 
     from kb.store import open_store
 
-    store = open_store(make_settings())
+    if store_kind == "virtuoso":
+        store = request.getfixturevalue("virtuoso").empty_store()
+    else:
+        store = open_store(make_settings())
     triples = [q.triple for q in ox.parse(path=str(ROOT / "tests/server/metadata_fixture.ttl"))]
     store.replace_graph(BASE + "graph/fixture", triples)
     store.replace_graph(BASE + "graph/extra", [t for t in triples if "convention/" in t.subject.value])
