@@ -44,6 +44,7 @@ COMPRESSIBLE = ("text/", "application/ld+json", "application/rdf+xml", "applicat
                 "application/trig")
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
 _TIMELINE_KINDS = ("Agency", "Action", "Programme")
+READING_LANGUAGES = (("en", "English"), ("fr", "Français"))  # the languages the ontology labels are in
 
 
 class BadInput(HTTPException):
@@ -433,6 +434,10 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
             ctx["timeline_cut"] = cut
     alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.FORMATS]
     page_url = lambda k: imap.doc_url(doc.path, None, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
+    here = page_url(doc.page)
+    sep = "&" if "?" in here else "?"
+    ctx["languages"] = [(code, name, f"{here}{sep}lang={code}", code == (langs[0] if langs else "en"))
+                        for code, name in READING_LANGUAGES]
     html = render_template("resource.html", doc=doc, lang=langs[0] if langs else "en", alternates=alternates,
                            canonical=imap.doc_iri(doc.path, page=doc.page),
                            timeline=svg, page_url=page_url, **ctx)

@@ -203,3 +203,10 @@ def test_shapes_page_lists_shapes_constraints_and_messages(c):
     assert messages
     for m in messages:
         assert m in page, m
+
+
+def test_language_switch_links(c):
+    html = c.get(doc(AGENCY)).get_data(as_text=True)
+    assert f'href="{doc(AGENCY)}?lang=fr" hreflang="fr"' in html
+    fr = c.get(doc(AGENCY) + "?lang=fr").get_data(as_text=True)
+    assert re.search(r'hreflang="fr" lang="fr" aria-current="true"', fr)
