@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from kb.namespaces import SCHEMA, THB
 from kb.stats import class_counts
 from kb.store import StoreError
 
+from .catalog import KEYWORDS
 from .charts import bar_chart
 from .iris import IriMap
 from .metadata_common import per_version
@@ -88,6 +90,35 @@ def home_data(state) -> dict:
     }
 
 
+def dataset_jsonld(*, root: str, settings: dict, dataset: str, modified, keywords) -> str:
+    """schema.org Dataset markup for the landing page (what Google Dataset Search and other crawlers read),
+    safe inside <script>: '<', '>' and '&' are escaped as JSON unicode escapes."""
+    from . import dumps
+
+    doc = {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": dataset,
+        "name": "thb-kb: international cooperation against trafficking in human beings",
+        "description": ("Linked Open Data on international cooperation against trafficking in human beings and "
+                        "the smuggling of migrants: funded actions, programmes, conventions, agencies, events "
+                        "and reports, each with its source."),
+        "url": root,
+        "license": settings["license"],
+        "isAccessibleForFree": True,
+        "keywords": list(keywords),
+        "inLanguage": "en",
+        "dateModified": modified.isoformat(),
+        "publisher": {"@type": "Organization", "name": settings["publisher_name"]},
+        "creator": {"@type": "Organization", "name": settings["publisher_name"]},
+        "distribution": [{"@type": "DataDownload", "contentUrl": root + "dumps/" + d.name,
+                          "encodingFormat": d.media_type} for d in dumps.DUMP_FILES],
+        "subjectOf": {"@type": "DataCatalog", "url": root + "catalog"},
+    }
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 @bp.get("/")
 def home():
     version, data = per_version("home", home_data)
@@ -95,8 +126,10 @@ def home():
     has_index = "pages.class_index" in current_app.view_functions
     index_href = {c["index"]: url_for("pages.class_index", name=c["index"])
                   for c in data["classes"] if has_index and c["index"] and c["count"]}
+    jsonld = dataset_jsonld(root=request.url_root, settings=kb().settings, dataset=kb().iris.dataset,
+                            modified=data["modified"], keywords=KEYWORDS)
     return render_template("home.html", data=data, chart=chart, version=version, base=kb().iris.base,
-                           index_href=index_href)
+                           index_href=index_href, dataset_jsonld=jsonld)
 
 
 @bp.get("/healthz")

@@ -79,7 +79,8 @@ def test_events_per_year_chart_is_svg_without_script(metadata_app):
         year, count = re.match(r"(\d{4}): (\d+)", title).groups()
         bars[int(year)] = int(count)
     assert bars == {2016: 1, 2017: 0, 2018: 0, 2019: 2, 2020: 0, 2021: 1}
-    assert "<script" not in text
+    # no JavaScript on the page: the only script element is the JSON-LD data block
+    assert re.findall(r"<script\b[^>]*>", text) == ['<script type="application/ld+json">']
 
 
 def test_entry_points(metadata_app):
@@ -101,3 +102,34 @@ def test_labels_are_text_not_markup(metadata_app, metadata_store):
     text = get_home(metadata_app.test_client())
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<script>alert(1)" not in text
+
+
+def dataset_markup(text: str) -> dict:
+    import json
+
+    scripts = re.findall(r'<script type="application/ld\+json">(.*?)</script>', text, re.S)
+    assert len(scripts) == 1
+    return json.loads(scripts[0])
+
+
+def test_home_carries_schema_org_dataset_markup(metadata_app, metadata_store):
+    client = metadata_app.test_client()
+    doc = dataset_markup(get_home(client))
+    assert doc["@type"] == "Dataset" and doc["@id"] == BASE + "dataset"
+    assert doc["license"] == metadata_app.extensions["kb"].settings["license"]
+    assert doc["dateModified"] == metadata_store.last_modified().isoformat()
+    urls = [d["contentUrl"] for d in doc["distribution"]]
+    assert "http://localhost/dumps/kb.nt.gz" in urls
+    for url in urls:  # every advertised download answers
+        assert client.head(url[len("http://localhost"):]).status_code == 200
+
+
+def test_dataset_markup_cannot_close_its_script(metadata_store):
+    from conftest import make_settings
+    from server import create_app
+
+    evil = "</script><script>alert(1)</script> & co"
+    app = create_app(make_settings(publisher_name=evil), store=metadata_store, load_if_empty=False)
+    text = get_home(app.test_client())
+    assert "<script>alert(1)" not in text
+    assert dataset_markup(text)["publisher"]["name"] == evil  # still the same text for a JSON reader
