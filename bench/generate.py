@@ -153,9 +153,21 @@ class World:
     actions: list[tuple[str, str]] = field(default_factory=list)  # (iri, country code)
     places: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # country -> [(iri, city)]
     reports: list[str] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)  # a sample
+    events: list[str] = field(default_factory=list)  # a sample (query parameters)
+    event_pool: list[str] = field(default_factory=list)  # a larger sample (entity documents)
     event_count: int = 0
     triples: int = 0
+
+    def entities(self, most: int = 6000) -> list[str]:
+        """Entity IRIs for the dereference workload: events, agencies, actions, reports, interleaved."""
+        kinds = [[e[1:-1] for e in self.event_pool], [a[1:-1] for a, _ in self.agencies],
+                 [a[1:-1] for a, _ in self.actions], [r[1:-1] for r in self.reports]]
+        out: list[str] = []
+        i = 0
+        while len(out) < most and any(i < len(k) for k in kinds):
+            out += [k[i] for k in kinds if i < len(k)]
+            i += 1
+        return out[:most]
 
     def params(self) -> dict:
         return {
@@ -167,6 +179,7 @@ class World:
             "etype": [f"{CONCEPT}event-type/{t}" for t in EVENT_TYPES],
             "atype": sorted({f"{CONCEPT}agency-type/{k[2]}" for k in AGENCY_KINDS}),
             "year": [str(y) for y in YEARS],
+            "entities": self.entities(),
             "word": ["coast", "göç", "migra", "police", "polícia", "inspect", "gendarm", "justice", "associa",
                      "sahil", "fronteiras", "lisboa", "izmir"],
         }
@@ -252,7 +265,7 @@ def build_world(w: Writer, size: int, seed: int) -> World:
             w.t(p, P[prop], lit(en, "en"))
             w.t(p, P[prop], lit(fr, "fr"))
         w.t(p, P["desc"], lit(f"A joint programme funding cooperation actions (synthetic, number {i + 1}).", "en"))
-        for a in {agency(), agency()}:
+        for a in sorted({agency(), agency()}):
             w.t(p, P["member"], a)
         y = rng.choice(YEARS[:-4])
         w.t(p, P["start"], date(f"{y}-01-01"))
@@ -363,6 +376,8 @@ def write_events(w: Writer, world: World, size: int, rng: random.Random, *, tag:
         e = iri("event", f"{start}-{etype}-{tag}{n}")
         if len(world.events) < 400 and rng.random() < 0.05:
             world.events.append(e)
+        if n % 4 == 0 and len(world.event_pool) < 5000:  # no draw from rng: the data stays as it was
+            world.event_pool.append(e)
         mode = rng.choices(("in-person", "online", "hybrid"), (60, 25, 15))[0]
         place, city = rng.choice(world.places.get(code) or all_places)
         theme = rng.choice(theme_keys)
@@ -433,13 +448,15 @@ def ontology_lines() -> list[str]:
     return lines
 
 
-def generate(out: IO[str], size: int, seed: int = 42, *, with_ontology: bool = True, skolem: bool = True) -> World:
+def generate(out: IO[str] | None, size: int, seed: int = 42, *, with_ontology: bool = True,
+             skolem: bool = True) -> World:
+    """Write the dataset to `out` (None: only build the world and its parameter pools)."""
     w = Writer(out, skolem=skolem)
     extra = ontology_lines() if with_ontology else []
     world = build_world(w, size, seed)
     world.event_count = write_events(w, world, size - len(extra), random.Random(f"events-{seed}"))
     w.flush()
-    if extra:
+    if extra and out is not None:
         out.write("".join(extra))
     world.triples = w.n + len(extra)
     return world
@@ -466,6 +483,12 @@ def write_dataset(path: Path, size: int, seed: int = 42, *, with_ontology: bool 
     tmp.replace(path)
     params_path(path).write_text(json.dumps(world.params(), ensure_ascii=False, indent=1), encoding="utf-8")
     return world
+
+
+def refresh_params(path: Path, size: int, seed: int = 42) -> None:
+    """Rewrite the parameter pools of an existing dataset (same world, nothing written to the data)."""
+    world = generate(None, size, seed)
+    params_path(path).write_text(json.dumps(world.params(), ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def params_path(data: Path) -> Path:

@@ -52,8 +52,11 @@ def load_pools(data_file: Path) -> dict[str, list[str]]:
     return json.loads(Path(str(data_file) + ".params.json").read_text(encoding="utf-8"))
 
 
-def query_path(endpoint_path: str, sparql: str) -> str:
-    """The request target of a GET query (path + query string)."""
+def query_path(endpoint_path: str, sparql: str, nonce: str | int | None = None) -> str:
+    """The request target of a GET query (path + query string). A nonce adds a comment line that makes
+    the text unique, so that no response cache answers it (every peer evaluates every request)."""
+    if nonce is not None:
+        sparql = f"{sparql.rstrip()}\n# bench request {nonce}\n"
     return f"{endpoint_path}?{urllib.parse.urlencode({'query': sparql})}"
 
 
@@ -61,3 +64,9 @@ def mix(pools: dict[str, list[str]], n: int) -> list[tuple[str, str]]:
     """n (template name, query) pairs cycling through the templates with new parameters each round."""
     ts = templates()
     return [(ts[i % len(ts)].name, ts[i % len(ts)].render(pools, i // len(ts))) for i in range(n)]
+
+
+def mix_paths(endpoint_path: str, pools: dict[str, list[str]], n: int = 5000) -> list[str]:
+    """Request targets of the concurrent mix: n unique requests (more than thb-kb's response cache holds,
+    which wrk's cyclic order then never hits)."""
+    return [query_path(endpoint_path, q, i) for i, (_, q) in enumerate(mix(pools, n))]

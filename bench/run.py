@@ -36,6 +36,7 @@ class Config:
     cli: bool = True
     startups: int = 3
     profile: bool = True
+    profile_at: str = "1M"
     seed: int = 42
 
 
@@ -50,8 +51,7 @@ def _stamp(data: Path) -> str:
 
 def generator_hash() -> str:
     h = hashlib.sha256()
-    for f in [Path(generate.__file__), Path(generate.__file__).with_name("vocab.py"),
-              *sorted((peers.ROOT / "ontology").glob("*.ttl"))]:
+    for f in [Path(generate.__file__), Path(generate.__file__).with_name("vocab.py")]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -63,6 +63,8 @@ def ensure_data(size: int, cfg: Config, results: dict) -> Path:
     want = generator_hash()
     if data.exists() and stamp.exists() and json.loads(stamp.read_text())["hash"] == want:
         info = json.loads(stamp.read_text())
+        if "entities" not in queries.load_pools(data):
+            generate.refresh_params(data, size, cfg.seed)
         results.setdefault("generation", {})[label] = {"seconds": info["seconds"], "note": "cached (same generator)"}
         return data
     log(f"generating {label} triples")
@@ -112,7 +114,7 @@ def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
         variants = [t.render(pools, i) for i in range(cfg.query_reps)]
         rows_seen = {}
         for p in live:
-            targets = [queries.query_path(p.sparql_path, v) for v in variants]
+            targets = [queries.query_path(p.sparql_path, v, f"{t.name}-{i}") for i, v in enumerate(variants)]
             s = load.latency_series(p.host_port, targets, SPARQL_JSON, timeout=cfg.query_timeout,
                                     budget=cfg.query_budget)
             r = {"median_ms": s.median * 1000 if s.median is not None else None, "n": len(s.times),
@@ -134,9 +136,8 @@ def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
 
 
 def run_mix(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
-    mix = queries.mix(pools, 2000)
     for p in live:
-        targets = [queries.query_path(p.sparql_path, q) for _, q in mix]
+        targets = queries.mix_paths(p.sparql_path, pools)
         base = f"http://{p.host_port}"
         for c in cfg.connections:
             slow = p.name == PEER_RDFLIB
@@ -149,7 +150,7 @@ def run_mix(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
 
 
 def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res: dict) -> None:
-    entities = [x for pair in zip(pools["event"], pools["agency"], pools["action"] * 4) for x in pair]
+    entities = pools["entities"]
     if thb is not None:
         status, _ = peers.http_get(thb.doc_base + doc_path(entities[0], "ttl"), accept="text/turtle")
         if status != 200:
@@ -162,6 +163,10 @@ def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res:
                     best, runs = load.concurrent(thb.doc_base, targets, accept, c, cfg.load_seconds, cfg.load_reps)
                     res["deref"].setdefault(PEER_THB, {}).setdefault(kind, {})[str(c)] = best.as_dict()
                     log(f"  doc .{kind} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
+                # the same with 100 entities requested over and over (the document cache then answers)
+                hot = targets[:100]
+                best, _ = load.concurrent(thb.doc_base, hot, accept, 16, cfg.load_seconds, 1)
+                res["deref"][PEER_THB].setdefault(f"{kind} (100 hot entities)", {})["16"] = best.as_dict()
     for p in live:
         if p.name in (PEER_RDFLIB, PEER_VIRTUOSO):
             targets = [queries.query_path(p.sparql_path, f"DESCRIBE <{e}>") for e in entities]
@@ -170,6 +175,22 @@ def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res:
                                           timeout=cfg.query_timeout)
                 res["deref"].setdefault(p.name, {}).setdefault("DESCRIBE", {})[str(c)] = best.as_dict()
                 log(f"  DESCRIBE {p.name} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms")
+
+
+def profile_server(thb: Peer, pools: dict, res: dict) -> None:
+    """py-spy samples of thb-kb under the query mix and the document workloads (where the time goes)."""
+    from .profile import profile_under_load
+
+    entities = pools["entities"]
+    jobs = {"sparql": (queries.mix_paths(thb.sparql_path, pools), SPARQL_JSON),
+            "doc-ttl": ([doc_path(e, "ttl") for e in entities], "text/turtle"),
+            "doc-html": ([doc_path(e, "html") for e in entities], "text/html")}
+    for name, (targets, accept) in jobs.items():
+        if name.startswith("doc") and "deref_note" in res:
+            continue
+        out = RESULTS / f"profile-server-{name}.txt"
+        log(f"  py-spy: thb-kb under the {name} workload -> {out.name}")
+        res.setdefault("profiles", {})[name] = profile_under_load(thb, thb.doc_base, targets, accept, out)
 
 
 def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
@@ -237,6 +258,8 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
         run_queries(live, pools, cfg, res)
         run_mix(live, pools, cfg, res)
         run_deref(live, thb, pools, cfg, res)
+        if cfg.profile and thb is not None and thb in live and label == cfg.profile_at:
+            profile_server(thb, pools, res)
         for p in (thb, thbv, rdfe):
             if p is not None and p.name in res["peers"]:
                 res["peers"][p.name]["rss_after_mb"] = p.rss()
