@@ -378,6 +378,9 @@ def run(opts: Options) -> int:
 
 
 def _run(opts: Options) -> int:
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import SH
+
     from .reports import render, view
     from .reports.build import ReportBuilder
     from .validation import shapes_graph
@@ -436,13 +439,15 @@ def _run(opts: Options) -> int:
     except Exception as exc:  # pySHACL's ReportableRuntimeError and friends: the shapes cannot be applied
         raise CannotRun(f"SHACL validation could not run: {exc}") from None
 
-    def locate(node: ox.Term, predicate: str | None, depth: int = 0) -> tuple[str | None, int | None]:
+    def locate(node, predicate: str | None, depth: int = 0, value=None) -> tuple[str | None, int | None]:
         if node in subject_of:
             inp = inputs[subject_of[node]]
             blank = isinstance(node, ox.BlankNode)
             label = node.value.split("_", 1)[1] if blank else node.value
             generated = blank and len(label) == 32 and all(c in "0123456789abcdef" for c in label)
             line = None if generated else inp.locator().line(label, predicate, blank=blank)
+            if line is None and generated and node not in parent_of and predicate and value is not None:
+                line = inp.locator().value_line(predicate, str(value), literal=isinstance(value, Literal))
             if line is not None or node not in parent_of or depth > 5:
                 return inp.display, line
         if node in parent_of:
@@ -457,9 +462,6 @@ def _run(opts: Options) -> int:
         if inp.problem:
             builder.add_problem(inp.display, f"{inp.display} {inp.problem}", line=inp.line, column=inp.column)
     if shacl_report is not None:
-        from rdflib import Literal, URIRef
-        from rdflib.namespace import SH
-
         for result in shacl_report.objects(None, SH.result):
             focus = shacl_report.value(result, SH.focusNode)
             if isinstance(focus, Literal):
@@ -471,7 +473,8 @@ def _run(opts: Options) -> int:
             if not described and (not mentioned or node in context_subjects or node in ontology_subjects):
                 continue  # about the KB or the ontology, not about the contributed data
             path = shacl_report.value(result, SH.resultPath)
-            file, line = locate(node, str(path) if isinstance(path, URIRef) else None)
+            file, line = locate(node, str(path) if isinstance(path, URIRef) else None,
+                                value=shacl_report.value(result, SH.value))
             builder.copy_result(shacl_report, result, file=file, line=line)
     if opts.qc:
         _quality(builder, data_quads, locate)

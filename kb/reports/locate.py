@@ -165,6 +165,16 @@ class Locator:
                     return n
         return first
 
+    def value_line(self, predicate: str, value: str, *, literal: bool) -> int | None:
+        """Last resort for an anonymous blank node nothing points at (`[] a time:Instant ; ...`): the first
+        line writing `predicate` with this value (a literal's lexical form, or an IRI's tokens)."""
+        values = [f'"{value}"', f"'{value}'"] if literal else self.tokens(value)
+        preds = self.tokens(predicate)
+        for n, text in enumerate(self.lines, 1):
+            if any(self._contains(text, p) for p in preds) and any(v in text for v in values):
+                return n
+        return None
+
     def line(self, node: str, predicate: str | None = None, *, blank: bool = False) -> int | None:
         """Best line for the triple (node, predicate, ...) — or for the node alone; None if not found."""
         if self.fmt in ("ntriples", "nquads"):

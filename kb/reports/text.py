@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from rdflib import BNode
+
 from .model import READABLE, ReportView, compact
 
 
@@ -27,7 +29,8 @@ def render(report: ReportView) -> str:
         rest = [f for f in in_file if f.component != READABLE]
         for _, by_focus in groupby(rest, key=lambda f: str(f.focus)):
             by_focus = list(by_focus)
-            out.append(f"  {compact(by_focus[0].focus)}")
+            focus = by_focus[0].focus
+            out.append("  [] (a blank node)" if isinstance(focus, BNode) else f"  {compact(focus)}")
             for f in by_focus:
                 head = f"    {f.line}: " if f.line else "    "
                 what = f.path
