@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
+from kb.namespaces import M8G, PREFIXES, THB
 
 from .documents import Document, is_anon
 from .labels import DESCRIPTION_PROPS, LABEL_PROPS, RDF_TYPE, Vocabulary, label_map, local_name, pick

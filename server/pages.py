@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, render_template, request
 from kb.namespaces import PREFIXES, SCHEMA, THB
 
 from .labels import LABEL_PROPS, explicit_lang, local_name, pick, reader_languages
-from .resources import abort_with, check_request, ext_state, kb_state, requested_page
+from .http_common import abort_with, check_request, ext_state, kb_state, requested_page
 
 bp = Blueprint("pages", __name__)
 bp.before_request(check_request)

@@ -4,124 +4,39 @@
 format the `Accept` header prefers). `/doc/{path}` negotiates; `/doc/{path}.{ext}` is one format. Responses
 carry `Vary`, `Content-Location`, typed `Link: rel=alternate` for every format, `ETag`/`Last-Modified` from the
 KB version (304 on `If-None-Match`/`If-Modified-Since`), `Cache-Control` from the settings, and are gzipped
-when the client accepts it (the `after_app_request` hook below, for every compressible response).
-Rendered bodies are kept in a small LRU keyed by the KB version, so a write invalidates them all.
+when the client accepts it. Rendered bodies and resolutions are cached per KB version.
 
-Errors (this blueprint registers the app's HTTP error handlers): the status with a clear message in the
-negotiated format (HTML page, or an RDF document holding one `hydra:Error`), never a traceback.
+This blueprint also registers the app-wide error handlers and the gzip hook of `server.http_common`.
 """
 
 from __future__ import annotations
 
-import gzip
-import logging
 import re
-import threading
-from collections import OrderedDict
 from urllib.parse import unquote
-from typing import Callable
 
-import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from kb.store.base import StoreUnavailable
 
 from . import documents, negotiation
 from .entity_view import EntityView
-from .iris import MAX_PATH, IriMap, path_candidates, raw_path
-from .labels import Vocabulary, explicit_lang, reader_languages
-from .negotiation import HTML, DocFormat
+from .http_common import (LRU, abort_with, check_request, compress, ext_state, finish, gzip_bytes, http_error,
+                          kb_state, kbx, not_acceptable, not_modified, alternate_links, requested_page, serialize,
+                          store_down, unexpected, vocabulary)
+from .iris import IriMap, path_candidates, raw_path
+from .labels import explicit_lang, reader_languages
+from .negotiation import DocFormat
 
 bp = Blueprint("resources", __name__)
-log = logging.getLogger("thb-kb")
+bp.app_errorhandler(HTTPException)(http_error)
+bp.app_errorhandler(StoreUnavailable)(store_down)
+bp.app_errorhandler(Exception)(unexpected)
+bp.after_app_request(compress)
 
-MAX_QUERY_STRING = 2048
-MAX_ACCEPT = 4096
-MAX_PAGE = 1_000_000
-COMPRESSIBLE = ("text/", "application/ld+json", "application/rdf+xml", "application/n-triples", "application/json",
-                "application/xml", "image/svg+xml", "application/sparql-results", "application/n-quads",
-                "application/trig")
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
 _TIMELINE_KINDS = ("Agency", "Action", "Programme")
 READING_LANGUAGES = (("en", "English"), ("fr", "Français"))  # the languages the ontology labels are in
-
-
-class BadInput(HTTPException):
-    code = 400
-
-
-# -- shared state ------------------------------------------------------------------------------------
-class LRU:
-    def __init__(self, size: int = 2048):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key, value):
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-
-def kbx():
-    return current_app.extensions["kb"]
-
-
-def ext_state() -> dict:
-    """Per-app state of this module (cache, vocabulary labels, IRI map)."""
-    kb = kbx()
-    state = current_app.extensions.get("kb.ld")
-    if state is None:
-        state = current_app.extensions.setdefault(
-            "kb.ld", {"cache": LRU(), "vocab": Vocabulary(), "imap": IriMap(kb.iris.base)})
-    return state
-
-
-def kb_state():
-    """(version, last modified) of the KB, in one query."""
-    store = kbx().store
-    getter = getattr(store, "_version_and_modified", None)
-    if getter is not None:
-        return getter()
-    return store.version(), store.last_modified()
-
-
-def vocabulary(version: str) -> Vocabulary:
-    kb = kbx()
-    return ext_state()["vocab"].refresh(kb.store, kb.iris, version)
-
-
-# -- input checks --------------------------------------------------------------------------------------
-def check_request() -> None:
-    """Refuse over-long URLs and Accept headers before any work (414/431, with a message)."""
-    if len(request.query_string) > MAX_QUERY_STRING:
-        abort_with(414, f"The query string is too long ({len(request.query_string)} bytes; at most "
-                        f"{MAX_QUERY_STRING}).")
-    if len(request.path) > MAX_PATH + 16:
-        abort_with(414, f"The path is too long ({len(request.path)} characters; at most {MAX_PATH}).")
-    if len(request.headers.get("Accept", "")) > MAX_ACCEPT:
-        abort_with(431, f"The Accept header is too long (at most {MAX_ACCEPT} characters).")
-
-
-def abort_with(code: int, message: str):
-    exc = HTTPException(message)
-    exc.code = code
-    raise exc
-
-
-def requested_page() -> int:
-    value = request.args.get("page", "1")
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        abort_with(400, f"page must be a whole number from 1 to {MAX_PAGE}, not {value[:40]!r}.")
-    return int(value)
 
 
 def resolve(raw: bytes) -> str | None:
@@ -167,142 +82,6 @@ def _described(iris: list[str]) -> set[str]:
 
 
 # -- responses ------------------------------------------------------------------------------------------
-def alternate_links(url_for: Callable[[DocFormat], str]) -> list[str]:
-    return [f'<{url_for(f)}>; rel="alternate"; type="{f.media_type}"; title="{f.label}"' for f in negotiation.FORMATS]
-
-
-def not_modified(etag: str, modified) -> bool:
-    if request.if_none_match:
-        return request.if_none_match.contains_weak(etag.strip('W/"')) or "*" in request.if_none_match
-    ims = request.if_modified_since
-    return ims is not None and modified.replace(microsecond=0) <= ims
-
-
-def accepts_gzip() -> bool:
-    return request.accept_encodings["gzip"] > 0
-
-
-def finish(body: bytes | None, gz: bytes | None, fmt: DocFormat, *, etag: str, modified, links: list[str],
-           content_location: str | None, vary: str, status: int = 200) -> Response:
-    settings = kbx().settings
-    if body is None:
-        resp = Response(status=304)
-    else:
-        use_gz = gz is not None and accepts_gzip()
-        resp = Response(gz if use_gz else body, status=status, content_type=fmt.content_type)
-        if use_gz:
-            resp.headers["Content-Encoding"] = "gzip"
-    resp.headers["Vary"] = vary + ", Accept-Encoding"
-    resp.set_etag(etag.strip('W/"'), weak=True)
-    resp.last_modified = modified
-    resp.headers["Cache-Control"] = settings["cache_control"]
-    if content_location:
-        resp.headers["Content-Location"] = content_location
-    if links:
-        resp.headers["Link"] = ", ".join(links)
-    return resp
-
-
-def gzip_bytes(body: bytes) -> bytes | None:
-    return gzip.compress(body, compresslevel=5, mtime=0) if len(body) > 600 else None
-
-
-def serialize(triples: list[ox.Triple], fmt: DocFormat) -> bytes:
-    prefixes = documents.used_prefixes(triples)
-    if fmt.name == "jsonld":
-        from rdflib import Graph
-
-        from kb import rdfio
-
-        g = rdfio.triples_to_graph(triples, Graph(bind_namespaces="none"))
-        return g.serialize(format="json-ld", context=prefixes, auto_compact=True, encoding="utf-8")
-    if fmt.name == "ntriples":
-        return ox.serialize(triples, format=fmt.rdf.ox)
-    try:
-        return ox.serialize(triples, format=fmt.rdf.ox, prefixes=prefixes)
-    except (ValueError, OSError):  # an IRI RDF/XML cannot write as a QName: let rdflib find a way
-        from kb import rdfio
-
-        return rdfio.serialize_graph(rdfio.triples_to_graph(triples), fmt.rdf)
-
-
-def error_response(code: int, title: str, message: str) -> Response:
-    fmt = negotiation.error_format(request)
-    if fmt.is_html:
-        try:
-            body = render_template("error.html", code=code, title=title, message=message).encode("utf-8")
-        except Exception:  # pragma: no cover - a broken template must not hide the error
-            body = f"{code} {title}\n{message}\n".encode("utf-8")
-            fmt = negotiation.DocFormat("text", "txt", "text/plain", "text")
-    else:
-        h = "http://www.w3.org/ns/hydra/core#"
-        err = ox.BlankNode()
-        triples = [ox.Triple(err, ox.NamedNode(documents.RDF_TYPE.value), ox.NamedNode(h + "Error")),
-                   ox.Triple(err, ox.NamedNode(h + "statusCode"), ox.Literal(str(code), datatype=ox.NamedNode(
-                       "http://www.w3.org/2001/XMLSchema#integer"))),
-                   ox.Triple(err, ox.NamedNode(h + "title"), ox.Literal(title)),
-                   ox.Triple(err, ox.NamedNode(h + "description"), ox.Literal(message))]
-        body = serialize(triples, fmt)
-    resp = Response(body, status=code, content_type=fmt.content_type)
-    resp.headers["Vary"] = "Accept"
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.app_errorhandler(HTTPException)
-def http_error(exc: HTTPException):
-    if exc.code is None or exc.code < 400:
-        return exc
-    resp = error_response(exc.code, exc.name, exc.description or exc.name)
-    for key in ("Allow", "Retry-After", "WWW-Authenticate"):
-        if exc.get_headers() and key in dict(exc.get_headers()):
-            resp.headers[key] = dict(exc.get_headers())[key]
-    return resp
-
-
-@bp.app_errorhandler(StoreUnavailable)
-def store_down(exc):
-    log.warning("store unavailable: %s", exc)
-    resp = error_response(503, "Service Unavailable", "The knowledge base store cannot be reached now; try again later.")
-    resp.headers["Retry-After"] = "10"
-    return resp
-
-
-@bp.app_errorhandler(Exception)
-def unexpected(exc):
-    if isinstance(exc, HTTPException):
-        return http_error(exc)
-    log.exception("unexpected error on %s", request.path)
-    return error_response(500, "Internal Server Error", "The server met an unexpected error; it has been logged.")
-
-
-def not_acceptable(url_for: Callable[[DocFormat], str]) -> Response:
-    resp = Response(negotiation.formats_message() + "\n", status=406, content_type="text/plain; charset=utf-8")
-    resp.headers["Vary"] = "Accept"
-    resp.headers["Link"] = ", ".join(alternate_links(url_for))
-    return resp
-
-
-@bp.after_app_request
-def compress(resp: Response) -> Response:
-    """gzip compressible responses when the client accepts it (bodies already encoded are left alone)."""
-    if (resp.status_code < 200 or resp.status_code in (204, 304) or resp.direct_passthrough or resp.is_streamed
-            or "Content-Encoding" in resp.headers or not resp.mimetype.startswith(COMPRESSIBLE)
-            or not accepts_gzip()):
-        return resp
-    data = resp.get_data()
-    if len(data) < 600:
-        return resp
-    resp.set_data(gzip.compress(data, compresslevel=5, mtime=0))
-    resp.headers["Content-Encoding"] = "gzip"
-    vary = resp.headers.get("Vary")
-    if not vary:
-        resp.headers["Vary"] = "Accept-Encoding"
-    elif "accept-encoding" not in vary.lower():
-        resp.headers["Vary"] = vary + ", Accept-Encoding"
-    return resp
-
-
 bp.before_request(check_request)
 
 

@@ -18,8 +18,8 @@ from kb.namespaces import PREFIXES
 from . import negotiation
 from .labels import explicit_lang, local_name, pick, reader_languages
 from .negotiation import DocFormat
-from .resources import (LRU, abort_with, alternate_links, check_request, ext_state, finish, gzip_bytes, kb_state,
-                        not_acceptable, serialize)
+from .http_common import (LRU, abort_with, alternate_links, check_request, ext_state, finish, gzip_bytes, kb_state,
+                          not_acceptable, not_modified, serialize)
 
 bp = Blueprint("vocab", __name__)
 bp.before_request(check_request)
@@ -99,8 +99,6 @@ def serve(name: str, graph: str, ext: str | None, render) -> object:
     links = alternate_links(lambda f: f"{root}/{name}.{f.suffix}")
     vary = ("Accept, Accept-Language" if ext is None else "Accept-Language") if fmt.is_html else "Accept"
     location = f"{root}/{name}.{fmt.suffix}" if ext is None else None
-    from .resources import not_modified
-
     if not_modified(etag, modified):
         return finish(None, None, fmt, etag=etag, modified=modified, links=links, content_location=location, vary=vary)
     cache: LRU = ext_state()["cache"]
