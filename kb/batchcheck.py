@@ -35,7 +35,8 @@ from . import rdfio, validation
 INVERSE_DEPTH = 2
 ENGINE = "oxigraph"  # pySHACL data graph backend: "oxigraph" or "rdflib"
 OUTGOING_DEPTH = 2
-CHUNK = 1000
+CHUNK = 1000          # IRIs per VALUES clause of a context query
+FOCUS_CHUNK = 2000    # focus nodes per pySHACL run
 
 
 class ValidationTimeout(RuntimeError):
@@ -120,10 +121,9 @@ class KView:
         return out
 
 
-def focus_and_context(store, change: Change | None, *, seeds: set | None = None,
-                      inverse: bool = True) -> tuple[set, set, set[ox.Triple]]:
-    """(own nodes S∪O, all focus nodes F, data triples D) for a change, or for explicit seed nodes."""
-    view = KView(store, change)
+def focus_set(view: KView, change: Change | None, seeds: set | None = None,
+              inverse: bool = True) -> tuple[set, set]:
+    """(own nodes S∪O, all focus nodes F) of a change, or of explicit seed nodes."""
     if seeds is None:
         assert change is not None
         subjects = {t.subject for t in (*change.added, *change.removed) if _is_node(t.subject)}
@@ -139,9 +139,14 @@ def focus_and_context(store, change: Change | None, *, seeds: set | None = None,
             if not frontier:
                 break
             focus |= frontier
+    return own, focus
+
+
+def context(view: KView, nodes: Iterable) -> set[ox.Triple]:
+    """Every triple of the view whose subject is within OUTGOING_DEPTH hops of `nodes`."""
     data: set[ox.Triple] = set()
     seen: set = set()
-    level = set(focus)
+    level = set(nodes)
     for _ in range(OUTGOING_DEPTH + 1):
         level -= seen
         if not level:
@@ -150,7 +155,15 @@ def focus_and_context(store, change: Change | None, *, seeds: set | None = None,
         seen |= level
         data |= triples
         level = {t.object for t in triples if _is_node(t.object)}
-    return own, focus, data
+    return data
+
+
+def focus_and_context(store, change: Change | None, *, seeds: set | None = None,
+                      inverse: bool = True) -> tuple[set, set, set[ox.Triple]]:
+    """(own nodes S∪O, all focus nodes F, data triples D) for a change, or for explicit seed nodes."""
+    view = KView(store, change)
+    own, focus = focus_set(view, change, seeds, inverse)
+    return own, focus, context(view, focus)
 
 
 # --- running pySHACL -------------------------------------------------------------------------------
@@ -199,6 +212,35 @@ def _ontology_ntriples() -> bytes:
     return _ontology_nt
 
 
+class _FocusList(list):
+    """pySHACL keeps `focus_nodes` as a list and tests each target node with `in`: O(targets x focus).
+    The same list, with a set for membership."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self._members = set(items)
+
+    def __contains__(self, item) -> bool:
+        return item in self._members
+
+
+def _fast_focus_membership() -> None:
+    from pyshacl.validator import Validator
+
+    if getattr(Validator.make_executor, "_kb_fast", False):
+        return
+    original = Validator.make_executor
+
+    def make_executor(self):
+        executor = original(self)
+        if executor.focus_nodes:
+            executor.focus_nodes = _FocusList(executor.focus_nodes)
+        return executor
+
+    make_executor._kb_fast = True
+    Validator.make_executor = make_executor
+
+
 def _truthy_oxigraph_graphs() -> None:
     """pySHACL evaluates the truth value of its data graph for every result; on its Oxigraph data graph that
     is `len()`, a COUNT over the whole store. Our data graph is never empty: make it True at once."""
@@ -218,6 +260,7 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
     import pyshacl
 
     _install_query_cache()
+    _fast_focus_membership()
     kwargs = {}
     if focus:
         kwargs["focus_nodes"] = [URIRef(f) for f in focus]
@@ -342,22 +385,44 @@ def _key(r: validation.Result) -> tuple:
     return (str(r.focus), str(r.path), str(r.value), r.severity, str(r.shape), str(r.constraint), r.message)
 
 
+def _chunked(view: KView, focus: set, timeout: float | None) -> validation.Report:
+    """Validate the focus nodes in chunks of FOCUS_CHUNK, each with its own context (pySHACL's cost grows
+    faster than linearly with the focus list and the data graph); `timeout` bounds the total."""
+    import time
+
+    deadline = None if not timeout else time.monotonic() + timeout
+    ordered = sorted(focus, key=str)
+    results: list = []
+    graph = Graph()
+    for i in range(0, len(ordered), FOCUS_CHUNK):
+        chunk = ordered[i:i + FOCUS_CHUNK]
+        remaining = None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
+        rep = run_shacl(context(view, chunk), chunk, timeout=remaining)
+        results += rep.results
+        graph += rep.graph
+    return validation.Report(conforms=not results, graph=graph, results=results)
+
+
 def check_change(store, change: Change, *, timeout: float | None, full: bool = False) -> validation.Report:
     """Validate the KB after `change`, restricted to the nodes the change can affect."""
     if full:
         data = KView(store, change).all_triples()
         return run_shacl(data, None, timeout=timeout)
-    own, focus, data = focus_and_context(store, change)
+    view = KView(store, change)
+    own, focus = focus_set(view, change)
     if not focus:
         return validation.Report(conforms=True, graph=Graph(), results=[])
-    report = run_shacl(data, focus, timeout=timeout)
+    report = _chunked(view, focus, timeout)
     referrer_only = {r.focus for r in report.results if r.focus is not None
                      and rdfio.to_ox(r.focus) not in own}
     if referrer_only:
         # were these results there before the change? validate those nodes on K and drop the old ones
-        _, focus0, data0 = focus_and_context(store, None, seeds={rdfio.to_ox(f) for f in referrer_only},
-                                             inverse=False)
-        before = {_key(r) for r in run_shacl(data0, focus0, timeout=timeout).results}
+        before_view = KView(store, None)
+        before = {_key(r) for r in _chunked(before_view, {rdfio.to_ox(f) for f in referrer_only}, timeout).results}
         kept = [r for r in report.results if r.focus not in referrer_only or _key(r) not in before]
         report = validation.Report(conforms=not kept, graph=report.graph, results=kept)
     return report
