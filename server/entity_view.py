@@ -145,7 +145,7 @@ class EntityView:
         rows = []
         for p, objs in by_prop.items():
             values = [self.value(o, depth) for o in objs]
-            values.sort(key=lambda v: (v.text.casefold(), v.iri or ""))
+            values.sort(key=lambda v: (v.external, v.text.casefold(), v.iri or ""))
             rows.append(Row(p, self.vocab.property_label(p, self.langs), values))
         rows.sort(key=lambda r: (ORDER.get(r.prop, len(ORDER)), r.label.casefold()))
         return rows
@@ -162,9 +162,20 @@ class EntityView:
         shown = {title_text, description[0] if description else None}
         text_props = set(LABEL_PROPS) | set(DESCRIPTION_PROPS)
 
-        def skip(t) -> bool:  # the title and description shown above are not repeated; other names are listed
-            return t.predicate.value in text_props and isinstance(t.object, ox.Literal) and t.object.value in shown
-        # the chosen title and description are shown above; keep the other labels (other languages) listed
+        # The title and description shown above are not repeated, nor is a name that several label
+        # properties repeat (rdfs:label and dct:title often agree); other names and languages are listed.
+        first_holder: dict[tuple[str, str], str] = {}
+        for t in sorted(doc.out, key=lambda t: LABEL_PROPS.index(t.predicate.value) if t.predicate.value in LABEL_PROPS else 9):
+            if t.predicate.value in LABEL_PROPS and isinstance(t.object, ox.Literal):
+                first_holder.setdefault((t.object.language or "", t.object.value), t.predicate.value)
+
+        def skip(t) -> bool:
+            if t.predicate.value not in text_props or not isinstance(t.object, ox.Literal):
+                return False
+            if t.object.value in shown:
+                return True
+            holder = first_holder.get((t.object.language or "", t.object.value))
+            return holder is not None and holder != t.predicate.value
         grouped: dict[str, list[Row]] = {g: [] for g in GROUPS}
         for row in self.rows(doc.out, skip=skip):
             group = PROPERTY_GROUP.get(row.prop)
