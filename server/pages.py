@@ -21,6 +21,14 @@ from .http_common import abort_with, check_request, ext_state, kb_state, request
 bp = Blueprint("pages", __name__)
 bp.before_request(check_request)
 
+
+@bp.after_request
+def vary_on_language(resp):
+    """Index and search pages are in the reader's language: caches must keep one copy per language."""
+    vary = resp.headers.get("Vary")
+    resp.headers["Vary"] = "Accept-Language" if not vary else vary + ", Accept-Language"
+    return resp
+
 # URL name -> class IRI, in the order of the browse page.
 CLASSES: dict[str, str] = {
     "agency": str(THB.Agency), "action": str(THB.Action), "programme": str(THB.Programme),

@@ -134,6 +134,11 @@ def test_class_index_paged_and_sorted():
     assert fr == ["Réunion 1", "Réunion 2", "Réunion 3"]
 
 
+def test_index_and_search_pages_vary_on_language(c):
+    for url in ("/class/", "/class/agency", "/search?q=police"):
+        assert "Accept-Language" in c.get(url).headers["Vary"]
+
+
 def test_browse_page_counts(c):
     text = text_of(c.get("/class/").get_data(as_text=True))
     assert re.search(r"Events\s+7", text) and re.search(r"Agencies\s+4", text)
