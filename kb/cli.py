@@ -148,6 +148,9 @@ REPORT_FORMATS = ("text", "turtle", "json", "junit", "github", "sarif")  # kb.re
 @click.option("--against", metavar="STORE",
               help="Context: a store folder (opened read-only) or an http(s):// SPARQL endpoint, instead of "
                    "the curated KB shipped with thb-kb.")
+@click.option("--context", "context", multiple=True, metavar="PATH",
+              help="Also use the RDF files in PATH (file or folder, repeatable) as context, e.g. `--context .` "
+                   "for the rest of the repository; they are not validated themselves.")
 @click.option("--qc", is_flag=True, help="Also run the ontology quality rules (ontology/checks).")
 @click.option("--changed-since", metavar="REF",
               help="Validate only the RDF files changed since the git REF (and untracked ones) under PATHS "
@@ -158,7 +161,7 @@ REPORT_FORMATS = ("text", "turtle", "json", "junit", "github", "sarif")  # kb.re
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for an --against SPARQL endpoint.")
 @base_option
-def validate(paths, fmt, output, fail_on, against, qc, changed_since, input_format, sarif_out, junit_out,
+def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, input_format, sarif_out, junit_out,
              timeout, base_iri):
     """Validate RDF files or folders (or - for stdin) against the trusted shapes, with the KB as context.
 
@@ -171,7 +174,8 @@ def validate(paths, fmt, output, fail_on, against, qc, changed_since, input_form
     cfg = _settings(base_iri=base_iri)
     sys.exit(run(Options(paths=list(paths), fmt=fmt, output=output, sarif=sarif_out, junit=junit_out,
                          fail_on=fail_on, against=against, qc=qc, changed_since=changed_since,
-                         input_format=input_format, timeout=timeout, base_iri=cfg["base_iri"])))
+                         input_format=input_format, timeout=timeout, base_iri=cfg["base_iri"],
+                         context=list(context))))
 
 
 @cli.command("import")

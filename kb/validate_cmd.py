@@ -9,8 +9,8 @@ What it does, in order:
 2. Context, fetched only as needed: the IRIs the contributed data references but does not describe are
    looked up, in one SPARQL query with VALUES, for their types and labels (rdf:type, rdfs:label,
    skos:prefLabel, dct:title, schema:name, skos:inScheme), in the curated KB shipped with the package
-   (default), in a store folder or SPARQL endpoint (`--against`), plus with `--changed-since` the
-   repository's unchanged RDF files. Files being validated are never their own context, so
+   (default), in a store folder or SPARQL endpoint (`--against`), plus the RDF files named with `--context`
+   and, with `--changed-since`, the repository's unchanged RDF files. Files being validated are never their own context, so
    `kb validate kb/data` counts nothing twice.
 3. SHACL: pySHACL with the shapes in shapes/ only, over an in-memory Oxigraph store holding data + context +
    ontology (pySHACL's Oxigraph backend runs the SPARQL-based constraints ~7x faster than over rdflib).
@@ -69,6 +69,7 @@ class Options:
     input_format: str | None = None
     timeout: float = 30.0
     base_iri: str = "https://w3id.org/thb-kb/"
+    context: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -402,8 +403,14 @@ def _run(opts: Options) -> int:
         raise CannotRun(f"the trusted shapes or ontology cannot be loaded: {exc}") from None
 
     extra_context: list[Path] = []
+    for c in opts.context:
+        path = Path(c)
+        if not path.exists():
+            raise CannotRun(f"--context {c}: no such file or folder")
+        extra_context += walk(path) if path.is_dir() else [path]
     if opts.changed_since:
-        changed, extra_context = changed_files(opts.changed_since, opts.paths or ["."])
+        changed, unchanged = changed_files(opts.changed_since, opts.paths or ["."])
+        extra_context += unchanged
         inputs = collect([str(p) for p in changed], input_format)
         if not inputs:
             click.echo(f"kb validate: no RDF file changed since {opts.changed_since}.", err=True)
