@@ -64,7 +64,8 @@ def parse_accept(value: str | None):
 def execute(store, job: Job) -> Outcome:
     started = time.perf_counter()
     try:
-        analysis = check(job.query, store.has_graph, job.base_iri)
+        embedded = isinstance(getattr(store, "raw", None), ox.Store)
+        analysis = check(job.query, store.has_graph, job.base_iri, strict=not embedded)
         result = evaluate(store, job, has_dataset=bool(analysis.from_graphs or analysis.from_named))
         kind = res.kind_of(result)
         fmt = res.negotiate(kind, parse_accept(job.accept), job.format)

@@ -14,7 +14,8 @@ Detection runs on the query parsed by rdflib's SPARQL parser (`parseQuery`), nev
 is pure Python and costs milliseconds on a mid-size query, so one shortcut keeps the common case fast: a
 keyword can only be present if its letters are, so a query whose text (after SPARQL's \\u escapes are
 decoded, lower-cased) contains neither `service` nor `from` cannot use SERVICE or FROM and goes to the
-engine (which parses it anyway) without the rdflib parse. SPARQL Update is refused at the protocol level
+engine (which parses it anyway) without the rdflib parse; queries for a remote store are always parsed, so
+only standard SPARQL 1.1 reaches it (no engine pragmas such as Virtuoso's DEFINE). SPARQL Update is refused at the protocol level
 (403), so LOAD never reaches an engine; update text sent as a query fails the query grammar.
 """
 
@@ -94,16 +95,17 @@ def nesting_depth(text: str) -> int:
     return best
 
 
-def check(query: str, has_graph, base_iri: str | None = None) -> Analysis:
+def check(query: str, has_graph, base_iri: str | None = None, *, strict: bool = False) -> Analysis:
     """Refuse what is not allowed (QueryRefused / QuerySyntaxError); `has_graph(iri)` tells whether the
-    store holds a graph."""
+    store holds a graph. `strict` (a remote store): always parse, so that only standard SPARQL 1.1 reaches
+    the remote engine (Virtuoso's `DEFINE input:grab-...` pragmas would make it fetch IRIs)."""
     if len(query) > MAX_QUERY_CHARS:
         raise QueryRefused(f"the query is longer than {MAX_QUERY_CHARS} characters", 413)
     text = unescape(query)
     if nesting_depth(text) > MAX_DEPTH:
         raise QueryRefused(f"the query nests brackets deeper than {MAX_DEPTH} levels; flatten it")
     lowered = text.lower()
-    if "service" not in lowered and "from" not in lowered:
+    if not strict and "service" not in lowered and "from" not in lowered:
         return Analysis(parsed=False)
     analysis = parse(query, base_iri)
     for graph in analysis.from_graphs + analysis.from_named:
