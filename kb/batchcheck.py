@@ -358,6 +358,24 @@ class _Worker:
 _worker = _Worker()
 
 
+_WARM_SAMPLE = (b'<https://w3id.org/thb-kb/id/agency/warm-up> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
+                b'<https://w3id.org/thb-kb/def#Agency> .\n')
+
+
+def prewarm(timeout: float = 120.0) -> threading.Thread:
+    """Start the validation worker in the background and run one small validation in it, so that the first
+    import does not pay for the process start and the preparation of the shapes' SPARQL queries."""
+    def run():
+        try:
+            _worker.run(_WARM_SAMPLE, None, timeout)
+        except Exception:  # a failed warm-up only means the first import starts the worker itself
+            pass
+
+    thread = threading.Thread(target=run, name="kb-shacl-prewarm", daemon=True)
+    thread.start()
+    return thread
+
+
 def shutdown_worker() -> None:
     with _worker.lock:
         _worker._kill()

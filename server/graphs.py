@@ -28,6 +28,16 @@ from kb.provenance import history, token_id
 
 bp = Blueprint("graphs", __name__)
 
+
+@bp.record_once
+def _prewarm(state) -> None:
+    """With writes enabled and a validation timeout, start the validation worker at once (first import fast)."""
+    settings = state.app.config.get("KB_SETTINGS") or {}
+    if settings.get("write_token") and settings.get("validation_timeout"):
+        from kb.batchcheck import prewarm
+
+        prewarm()
+
 RDF_TYPES = ["text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml",
              "application/trig", "application/n-quads"]
 LIST_TYPES = ["text/html", "application/json", "text/turtle"]
@@ -36,6 +46,12 @@ ERROR_TYPES = ["text/plain", "application/json", "text/turtle"]
 
 def _kb():
     return current_app.extensions["kb"]
+
+
+def _local(iri: str) -> str:
+    """The URL on this server of an IRI under the base (links in pages stay on the server that shows them)."""
+    base = _kb().iris.base
+    return request.script_root + "/" + iri[len(base):] if iri.startswith(base) else iri
 
 
 # --- errors and reports ------------------------------------------------------------------------------
@@ -118,7 +134,17 @@ def _get_graph(graph: str) -> Response:
     if not store.has_graph(graph):
         return Response(f"no graph {graph}\n", status=404, content_type="text/plain; charset=utf-8")
     accept = request.headers.get("Accept")
-    mt = request.accept_mimetypes.best_match(RDF_TYPES, default="text/turtle")
+    forced = request.args.get("format")
+    if forced:
+        try:
+            mt = rdfio.format_for(forced).media_type
+        except ValueError as exc:
+            return Response(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    else:
+        mt = request.accept_mimetypes.best_match(["text/html"] + RDF_TYPES, default="text/turtle")
+        if mt == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["text/turtle"]:
+            return _graph_page(graph)
+        mt = request.accept_mimetypes.best_match(RDF_TYPES, default="text/turtle")
     if accept and mt is None:
         return Response("no acceptable RDF format; offered: " + ", ".join(RDF_TYPES) + "\n", status=406,
                         content_type="text/plain; charset=utf-8")
@@ -128,13 +154,23 @@ def _get_graph(graph: str) -> Response:
     if request.method == "HEAD":
         return Response(b"", status=200, content_type=f"{mt}; charset=utf-8", headers=headers)
     triples = list(store.triples(graph))
-    if info.quads:
+    if info.name in ("trig", "nquads"):
         g = ox.NamedNode(graph)
         data = ox.serialize([ox.Quad(t.subject, t.predicate, t.object, g) for t in triples], format=info.ox,
                             **({"prefixes": PREFIXES} if info.name == "trig" else {}))
     else:
         data = ox.serialize(triples, format=info.ox, **({"prefixes": PREFIXES} if info.name == "turtle" else {}))
     return Response(data, status=200, content_type=f"{mt}; charset=utf-8", headers=headers)
+
+
+def _graph_page(graph: str) -> Response:
+    """A browser asking for a graph gets a page about it with links to its RDF (the protocol's GET with
+    `format=`), not a download."""
+    store = _kb().store
+    records = history(store, graph=graph, limit=20)
+    formats = [(f.name, f.media_type) for f in rdfio.FORMATS]
+    html = render_template("graph.html", local=_local, graph=graph, triples=store.count(graph), records=records, formats=formats)
+    return Response(html, content_type="text/html; charset=utf-8", headers={"Vary": "Accept"})
 
 
 def _graph_list() -> Response:
@@ -154,7 +190,7 @@ def _graph_list() -> Response:
         return Response(json.dumps({"graphs": rows}, indent=2), content_type="application/json")
     if mt == "text/turtle":
         return Response(_list_turtle(rows), content_type="text/turtle; charset=utf-8")
-    return Response(render_template("graphs.html", rows=rows), content_type="text/html; charset=utf-8")
+    return Response(render_template("graphs.html", rows=rows, local=_local), content_type="text/html; charset=utf-8")
 
 
 def _list_turtle(rows: list[dict]) -> bytes:
@@ -312,7 +348,7 @@ def genid(key: str):
     mt = request.accept_mimetypes.best_match(["text/html"] + RDF_TYPES[:4], default="text/turtle")
     if mt == "text/html":
         rows = sorted(triples, key=lambda t: (t.subject != iri, str(t.predicate), str(t.object)))
-        return Response(render_template("genid.html", iri=iri.value, rows=rows), content_type="text/html; charset=utf-8",
+        return Response(render_template("genid.html", iri=iri.value, rows=rows, local=_local), content_type="text/html; charset=utf-8",
                         headers={"Vary": "Accept"})
     info = rdfio.format_for(media_type=mt)
     data = ox.serialize(sorted(triples, key=str), format=info.ox,

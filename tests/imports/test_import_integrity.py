@@ -298,6 +298,13 @@ def test_graph_list_shows_provenance(gsp, kbstore):
     ttl = gsp.get("/graphs", headers={"Accept": "text/turtle"})
     triples = list(ox.parse(ttl.data, ox.RdfFormat.TURTLE))
     assert any(t.subject.value == G + "listed" and t.predicate.value.endswith("wasGeneratedBy") for t in triples)
+    # a browser asking for one graph gets a page with its imports and links to its RDF
+    page = gsp.get("/graphs?graph=" + G + "listed", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 200 and page.content_type.startswith("text/html")
+    record = row["last_import"]["record"]
+    assert ('href="/' + record[len(BASE):] + '"').encode() in page.data
+    nt = gsp.get("/graphs?graph=" + G + "listed&format=ntriples")
+    assert nt.content_type.startswith("application/n-triples") and len(list(ox.parse(nt.data, ox.RdfFormat.N_TRIPLES))) == 7
 
 
 def test_import_record_dereferences(gsp, gsp_app, kbstore):
