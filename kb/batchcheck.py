@@ -115,9 +115,9 @@ class KView:
         out: set[ox.Triple] = set()
         for ts in self.by_s.values():
             out |= ts
-        for q in self.store.quads():
-            if q.graph_name.value not in self.skip:
-                out.add(q.triple)
+        for g in self.store.graphs():
+            if g not in self.skip:
+                out.update(self.store.triples(g))
         return out
 
 

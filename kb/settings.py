@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sparql_workers", 0, "Processes that evaluate SPARQL queries over the on-disk store (killed and replaced when a query passes its timeout); 0: one per core.", int),
     Setting("max_body", 10 * 1024 * 1024, "Maximum request body in bytes (413 beyond).", int),
     Setting("max_import", 256 * 1024 * 1024, "Maximum size in bytes of one imported file.", int),
-    Setting("validation_timeout", 120.0, "Maximum seconds the SHACL validation of one import may take.", float),
+    Setting("validation_timeout", 120.0, "Maximum seconds the SHACL validation of one import may take (it runs in a worker process that is killed then; 0: no limit, validation runs in-process).", float),
     Setting("write_lock_timeout", 30.0, "Seconds an import waits for the single writer slot before giving up (HTTP 409).", float),
     Setting("rate_limit", 120, "SPARQL requests per minute per client address (0 disables; 429 with Retry-After beyond).", int),
     Setting("page_size", 100, "Triples/items per page in entity documents and class indexes.", int),
