@@ -50,10 +50,13 @@ def _stamp(data: Path) -> str:
 
 
 def generator_hash() -> str:
-    h = hashlib.sha256()
-    for f in [Path(generate.__file__), Path(generate.__file__).with_name("vocab.py")]:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    """A fingerprint of what the generator writes (a small world's bytes): cached data files stay valid
+    across refactors and are regenerated when the output changes."""
+    import io
+
+    buf = io.StringIO()
+    generate.generate(buf, 20_000, 1, with_ontology=False)
+    return hashlib.sha256(buf.getvalue().encode()).hexdigest()[:16]
 
 
 def ensure_data(size: int, cfg: Config, results: dict) -> Path:
@@ -296,6 +299,13 @@ def run(cfg: Config, on_result: Callable[[dict], None] | None = None) -> dict:
     results: dict = {"meta": {"mode": cfg.mode, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                               **describe()}, "sizes": {}}
     t_start = time.perf_counter()
+    if not load.have_wrk():
+        log("wrk not found: concurrent runs use the Python load generator (Debian: apt-get install wrk)")
+    if cfg.profile:
+        from .profile import py_spy
+
+        if py_spy() is None:
+            log("py-spy not found: no server profiles (pip install py-spy)")
     last_store = None
     for size in cfg.sizes:
         label = generate.size_label(size)
