@@ -77,8 +77,14 @@ def describes(store, iri: str) -> bool:
     return bool(store.query(f"ASK {{ <{iri}> ?p ?o }}"))
 
 
-def _page_query(store, sparql: str, page: int, size: int) -> tuple[list, bool]:
-    rows = list(store.query(f"{sparql} LIMIT {size + 1} OFFSET {(page - 1) * size}"))
+def _page_query(store, select: str, order: str, page: int, size: int) -> tuple[list, bool]:
+    """One page of rows, and whether more follow. Sorting a hub's thousands of links costs time, so page 1
+    is first asked for unsorted: when everything fits on it, the order does not matter (sorted here)."""
+    if page == 1:
+        rows = list(store.query(f"{select} LIMIT {size + 1}"))
+        if len(rows) <= size:
+            return sorted(rows, key=lambda r: tuple(str(r[v]) for v in order.replace("?", "").split())), False
+    rows = list(store.query(f"{select} ORDER BY {order} LIMIT {size + 1} OFFSET {(page - 1) * size}"))
     return rows[:size], len(rows) > size
 
 
@@ -138,12 +144,11 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     anon_b, anon_s = anon_filter("?b", prefix), anon_filter("?s", prefix)
     incoming_pattern = (f"{{ ?s ?p {s} FILTER(isIRI(?s) && !{anon_s}) }} UNION "
                         f"{{ ?b ?q {s} FILTER{anon_b} ?s ?p ?b FILTER(isIRI(?s) && !{anon_s}) }}")
-    out_rows, more_out = _page_query(store, f"SELECT DISTINCT ?p ?o WHERE {{ {s} ?p ?o }} ORDER BY ?p ?o",
-                                     page, page_size)
+    out_rows, more_out = _page_query(store, f"SELECT DISTINCT ?p ?o WHERE {{ {s} ?p ?o }}", "?p ?o", page, page_size)
     if not out_rows and (page == 1 or not describes(store, subject)):
         return None
     in_rows, more_in = _page_query(
-        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }} ORDER BY ?p ?q ?s", page, page_size)
+        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }}", "?p ?q ?s", page, page_size)
     if page > 1 and not out_rows and not in_rows:
         return None
     n_out = (page - 1) * page_size + len(out_rows)

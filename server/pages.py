@@ -45,6 +45,8 @@ SEARCH_PAGE = 50
 
 def fold(text: str) -> str:
     """Accent-, case- and width-insensitive form of a text, for matching and sorting."""
+    if text.isascii():
+        return " ".join(text.casefold().split())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
@@ -63,7 +65,7 @@ class LabelIndex:
         self.lock = threading.Lock()
         self.version: str | None = None
         self.entries: dict[str, Entry] = {}
-        self.folded: list[tuple[str, str]] = []      # (folded label, iri)
+        self._folded: list[tuple[str, str]] | None = None
         self.sorted_cache: dict = {}
 
     def refresh(self, store, version: str) -> "LabelIndex":
@@ -79,17 +81,35 @@ class LabelIndex:
                 lit = r["l"]
                 if not hasattr(lit, "language"):
                     continue
-                entries.setdefault(r["x"].value, Entry(r["x"].value)).labels.append(
-                    (rank[r["p"].value], lit.language or "", lit.value))
+                x = r["x"].value
+                entry = entries.get(x)
+                if entry is None:
+                    entry = entries[x] = Entry(x)
+                entry.labels.append((rank[r["p"].value], lit.language or "", lit.value))
             classes = " ".join(f"<{c}>" for c in CLASSES.values())
             for r in store.query(f"SELECT ?x ?c WHERE {{ VALUES ?c {{ {classes} }} ?x a ?c FILTER(isIRI(?x)) }}"):
-                entries.setdefault(r["x"].value, Entry(r["x"].value)).classes.add(r["c"].value)
+                x = r["x"].value
+                entry = entries.get(x)
+                if entry is None:
+                    entry = entries[x] = Entry(x)
+                entry.classes.add(r["c"].value)
             for r in store.query(f"SELECT ?x (MIN(STR(?d)) AS ?s) WHERE {{ ?x <{SCHEMA.startDate}> ?d FILTER(isIRI(?x)) }} GROUP BY ?x"):
                 if r["x"].value in entries and r["s"] is not None:
                     entries[r["x"].value].start = r["s"].value
-            folded = sorted({(fold(text), e.iri) for e in entries.values() for _, _, text in e.labels})
-            self.entries, self.folded, self.sorted_cache, self.version = entries, folded, {}, version
+            self.entries, self._folded, self.sorted_cache, self.version = entries, None, {}, version
         return self
+
+    @property
+    def folded(self) -> list[tuple[str, str]]:
+        """(folded label, iri) of every label: built on the first search after a write."""
+        got = self._folded
+        if got is None:
+            with self.lock:
+                got = self._folded
+                if got is None:
+                    got = self._folded = sorted({(fold(text), e.iri) for e in self.entries.values()
+                                                 for _, _, text in e.labels})
+        return got
 
     def label(self, iri: str, langs: list[str]) -> str:
         e = self.entries.get(iri)

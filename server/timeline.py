@@ -66,9 +66,10 @@ def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event
     pattern = _pattern(kind, iri)
     if pattern is None:
         return [], False
-    q = (f"SELECT DISTINCT ?e ?start ?end ?type WHERE {{ {pattern} ?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?start . "
-         f"OPTIONAL {{ ?e <{SCHEMA.endDate}> ?end }} OPTIONAL {{ ?e <{PREFIXES['dct']}type> ?type }} }} "
-         f"ORDER BY ?start ?e LIMIT {MAX_EVENTS * 3}")
+    # the linked things first (a subquery), then their dates: joining the other way round scans every event
+    q = (f"SELECT ?e ?start ?end ?type WHERE {{ {{ SELECT DISTINCT ?e WHERE {{ {pattern} }} LIMIT {MAX_EVENTS * 3} }} "
+         f"?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?start . "
+         f"OPTIONAL {{ ?e <{SCHEMA.endDate}> ?end }} OPTIONAL {{ ?e <{PREFIXES['dct']}type> ?type }} }} ORDER BY ?start ?e")
     rows: dict[str, dict] = {}
     for r in store.query(q):
         e = r["e"].value
