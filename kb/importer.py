@@ -289,69 +289,79 @@ class Importer:
                 say(f"skolemised {nb} blank node(s) in {target}")
             graphs[target] = sk
         with _Held(self.store, self.lock_timeout):
-            change = Change()
-            existed = []
-            for target, triples in graphs.items():
-                new = set(triples)
-                old = set(self.store.triples(target))
-                if old:
-                    existed.append(target)
-                if mode == "replace":
-                    change.replaced.add(target)
-                    change.removed += [t for t in old if t not in new]
-                    change.added += [t for t in new if t not in old]
-                    change.new[target] = list(new)
-                else:
-                    added = [t for t in new if t not in old]
-                    change.added += added
-                    change.new[target] = added
-            for target in drop:
-                change.replaced.add(target)
-                change.removed += list(self.store.triples(target))
-            report = None
-            if validate:
-                say(f"validating {len(change.added)} new and {len(change.removed)} removed triple(s) "
-                    f"with their KB context")
-                try:
-                    report = batchcheck.check_change(self.store, change, timeout=self.validation_timeout,
-                                                     full=full_validation)
-                except ValidationTimeout as exc:
-                    raise ValidationTimedOut(str(exc)) from None
-                say(f"validated: {report.count('violation')} violation(s), {report.count('warning')} warning(s)")
-                if report.fails("violation"):
-                    raise Invalid(f"the data does not conform to the shapes: {report.count('violation')} "
-                                  f"violation(s); nothing was written", report=report)
-            result = Result(graphs=list(graphs) + list(drop), mode="drop" if drop and not graphs else mode,
-                            added=len(change.added), removed=len(change.removed), report=report,
-                            dry_run=dry_run, created=[g for g in graphs if g not in existed],
-                            triples=sum(len(t) for t in graphs.values()))
-            if dry_run:
-                return result
-            record = provenance.Record(
-                import_id=provenance.new_import_id(started), started=started,
-                ended=dt.datetime.now(dt.timezone.utc), agent=agent or f"command line (user {_user()})",
-                mode=result.mode, graphs=result.graphs, added=result.added, removed=result.removed,
-                outcome=_outcome(report), sources=[_source_info(s) for s in sources])
-            insert: list[ox.Quad] = []
-            if mode == "replace":
-                drops = list(graphs) + list(drop)
-                for target, triples in graphs.items():
-                    g = ox.NamedNode(target)
-                    insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
-            else:
-                drops = list(drop)
-                for target in graphs:
-                    g = ox.NamedNode(target)
-                    insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
-            insert += record.quads(self.iris)
-            say(f"writing {len(insert)} quad(s) in one transaction")
             try:
-                result.version = self.store.apply(drop=drops, insert=insert, progress=say)
+                return self._write_locked(graphs, started, mode=mode, dry_run=dry_run, agent=agent, sources=sources,
+                                          drop=drop, say=say, full_validation=full_validation, validate=validate)
             except StoreError as exc:
-                raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
-            result.record = record.iri(self.iris)
-            say(f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
+                raise StoreFailed(f"the store could not be read or written, nothing was changed: {exc}") from None
+            except RuntimeError as exc:  # the validation worker failed (not a timeout, not a violation)
+                raise StoreFailed(f"validation could not run, nothing was written: {exc}") from None
+
+    def _write_locked(self, graphs, started, *, mode, dry_run, agent, sources, drop, say, full_validation,
+                      validate) -> Result:
+        change = Change()
+        existed = []
+        for target, triples in graphs.items():
+            new = set(triples)
+            old = set(self.store.triples(target))
+            if old:
+                existed.append(target)
+            if mode == "replace":
+                change.replaced.add(target)
+                change.removed += [t for t in old if t not in new]
+                change.added += [t for t in new if t not in old]
+                change.new[target] = list(new)
+            else:
+                added = [t for t in new if t not in old]
+                change.added += added
+                change.new[target] = added
+        for target in drop:
+            change.replaced.add(target)
+            change.removed += list(self.store.triples(target))
+        report = None
+        if validate:
+            say(f"validating {len(change.added)} new and {len(change.removed)} removed triple(s) "
+                f"with their KB context")
+            try:
+                report = batchcheck.check_change(self.store, change, timeout=self.validation_timeout,
+                                                 full=full_validation)
+            except ValidationTimeout as exc:
+                raise ValidationTimedOut(str(exc)) from None
+            say(f"validated: {report.count('violation')} violation(s), {report.count('warning')} warning(s)")
+            if report.fails("violation"):
+                raise Invalid(f"the data does not conform to the shapes: {report.count('violation')} "
+                              f"violation(s); nothing was written", report=report)
+        result = Result(graphs=list(graphs) + list(drop), mode="drop" if drop and not graphs else mode,
+                        added=len(change.added), removed=len(change.removed), report=report,
+                        dry_run=dry_run, created=[g for g in graphs if g not in existed],
+                        triples=sum(len(t) for t in graphs.values()))
+        if dry_run:
             return result
+        record = provenance.Record(
+            import_id=provenance.new_import_id(started), started=started,
+            ended=dt.datetime.now(dt.timezone.utc), agent=agent or f"command line (user {_user()})",
+            mode=result.mode, graphs=result.graphs, added=result.added, removed=result.removed,
+            outcome=_outcome(report), sources=[_source_info(s) for s in sources])
+        insert: list[ox.Quad] = []
+        if mode == "replace":
+            drops = list(graphs) + list(drop)
+            for target, triples in graphs.items():
+                g = ox.NamedNode(target)
+                insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
+        else:
+            drops = list(drop)
+            for target in graphs:
+                g = ox.NamedNode(target)
+                insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
+        insert += record.quads(self.iris)
+        say(f"writing {len(insert)} quad(s) in one transaction")
+        try:
+            result.version = self.store.apply(drop=drops, insert=insert, progress=say)
+        except StoreError as exc:
+            raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
+        result.record = record.iri(self.iris)
+        say(f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
+        return result
 
     def drop_graph(self, graph: str, *, agent: str | None = None) -> Result:
         if graph in self.reserved():

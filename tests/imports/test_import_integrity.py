@@ -102,7 +102,7 @@ def test_skolem_iris_dereference(gsp, kbstore):
 class SlowImporter(Importer):
     """An importer whose validation takes `delay` seconds longer (holding the writer slot meanwhile)."""
 
-    delay = 1.0
+    delay = 2.0
 
     def write(self, plan, **kw):
         from kb import batchcheck
@@ -132,7 +132,7 @@ def test_t26_second_writer_waits_or_gets_409(gsp_app, kbstore):
 
     t = threading.Thread(target=slow_import)
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.5)
     # a writer with a short bound is refused with 409 over HTTP
     app_settings = dict(gsp_app.extensions["kb"].settings, write_lock_timeout=0.1)
     gsp_app.extensions["kb"].settings = app_settings
@@ -152,7 +152,7 @@ def test_t26_import_concurrent_with_drop_is_serialised(kbstore):
     imp = SlowImporter(kbstore, import_settings())
     t = threading.Thread(target=lambda: imp.import_sources([turtle("a.ttl", agency_ttl("dropme"))], graph=G + "d"))
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.5)
     with pytest.raises(WriterBusy):
         Importer(kbstore, import_settings(write_lock_timeout=0.1)).drop_graph(G + "d")
     Importer(kbstore, import_settings(write_lock_timeout=10)).drop_graph(G + "d")
