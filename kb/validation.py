@@ -103,7 +103,8 @@ class Report:
 
 def _results(report: Graph) -> list[Result]:
     out = []
-    for node in report.subjects(RDF.type, SH.ValidationResult):
+    # top-level results only (sh:result of the report), not the nested sh:detail results
+    for node in report.objects(None, SH.result):
         sev = report.value(node, SH.resultSeverity)
         msgs = [m for m in report.objects(node, SH.resultMessage) if isinstance(m, Literal)]
         en = [m for m in msgs if m.language in (None, "en")]

@@ -3,7 +3,8 @@ reader of the two source documents can answer."""
 
 from __future__ import annotations
 
-from conftest import data_graph, validate
+import pytest
+from domain_support import data_graph, kb_graph, validate
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
@@ -36,6 +37,12 @@ PRT = URIRef("http://publications.europa.eu/resource/authority/country/PRT")
 
 def agency(slug: str) -> URIRef:
     return URIRef(ID + "agency/" + slug)
+
+
+@pytest.fixture(scope="module")
+def kb():
+    """The curated KB plus the ontology (what a SPARQL reader of the store sees)."""
+    return kb_graph()
 
 
 def ask(kb, query: str) -> list[tuple]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyshacl
 import pytest
-from conftest import ONTOLOGY_DIR, data_graph, load, ontology_graph, shapes_graph
+from domain_support import ONTOLOGY_DIR, data_graph, load, ontology_graph, shapes_graph
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS, XSD
 

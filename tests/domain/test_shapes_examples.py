@@ -7,7 +7,7 @@ shape and path (thbx:path; none = no sh:resultPath)."""
 from __future__ import annotations
 
 import pytest
-from conftest import EXAMPLES_DIR, load, shapes_graph, validate
+from domain_support import EXAMPLES_DIR, load, shapes_graph, validate
 from rdflib import Graph, Namespace
 from rdflib.namespace import RDF, SH
 

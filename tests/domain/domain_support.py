@@ -36,8 +36,10 @@ def ontology_graph() -> Graph:
 
 @functools.lru_cache(maxsize=None)
 def shapes_graph() -> Graph:
-    """shapes/*.ttl (not the examples)."""
-    return load(*sorted(SHAPES_DIR.glob("*.ttl")))
+    """shapes/*.ttl (not the examples), exactly as the package's validator loads them."""
+    from kb.validation import shapes_graph as trusted_shapes
+
+    return trusted_shapes()
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,26 +62,17 @@ def node_shape_of(shape: Node, shapes: Graph) -> Node:
 
 
 def validate(data: Graph) -> list[Result]:
-    g = Graph()
-    g += data
-    g += ontology_graph()
+    """Validate with the package's own validator (kb.validation: trusted shapes, ontology as context)."""
+    from kb.validation import SEVERITY_NAMES, validate as kb_validate
+
+    names = {v: k for k, v in SEVERITY_NAMES.items()}
     shapes = shapes_graph()
-    _, report, _ = pyshacl.validate(g, shacl_graph=shapes, inference="none", advanced=True,
-                                    allow_warnings=False, allow_infos=False, meta_shacl=False)
-    out = []
-    for r in report.objects(None, SH.result):  # top-level results only, not their sh:detail
-        out.append(Result(
-            focus=report.value(r, SH.focusNode),
-            shape=node_shape_of(report.value(r, SH.sourceShape), shapes),
-            path=report.value(r, SH.resultPath),
-            severity=report.value(r, SH.resultSeverity),
-            message=str(report.value(r, SH.resultMessage)),
-        ))
-    return out
+    report = kb_validate(data)
+    return [Result(focus=r.focus, shape=node_shape_of(r.shape, shapes), path=r.path,
+                   severity=names[r.severity], message=r.message) for r in report.results]
 
 
-@pytest.fixture(scope="session")
-def kb() -> Graph:
+def kb_graph() -> Graph:
     """The curated KB plus the ontology (what a SPARQL reader of the store sees)."""
     g = Graph()
     g += data_graph()
