@@ -150,7 +150,7 @@ def render_svg(events: list[Event], href, langs: list[str], title: str) -> Marku
         y += ROW + 18 * (len(lines) - 1)
     height = y + TOP
     return Markup(
-        f'<svg class="timeline" role="img" aria-labelledby="tl-title" width="100%" height="{height}" '
+        f'<svg class="timeline" role="group" aria-labelledby="tl-title" width="100%" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg"><title id="tl-title">{escape(title)}</title>'
         f'<line class="tl-axis" x1="{axis_x}" y1="{TOP}" x2="{axis_x}" y2="{height - TOP}"/>'
         + "".join(parts) + "</svg>")

@@ -77,6 +77,12 @@ def test_page_renders_without_errors(browser, live_server, curated_store, name):
             assert page.locator("h1").count() == 1, "one main heading"
             assert page.locator("main").count() == 1 and page.locator("nav[aria-label]").count() >= 1
             assert page.title().strip(), "a document title"
+            nameless = page.evaluate("""[...document.querySelectorAll('a[href], button, input:not([type=hidden]), select')]
+                .filter(e => !(e.innerText || e.textContent || '').trim() && !e.getAttribute('aria-label')
+                             && !(e.id && document.querySelector('label[for="' + e.id + '"]'))
+                             && !e.querySelector('title'))
+                .map(e => e.outerHTML.slice(0, 120))""")
+            assert nameless == [], f"controls without an accessible name: {nameless}"
             if width == 375:
                 assert scroll_width <= 375 + 1, f"{name} scrolls sideways on a phone ({scroll_width}px)"
             if name in ("agency", "event", "convention"):
