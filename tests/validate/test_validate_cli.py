@@ -341,3 +341,15 @@ def test_importing_the_cli_does_not_import_rdf_libraries():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0 and p.stdout.strip() == "", p.stdout + p.stderr
     assert kb("validate", "--help").returncode == 0
+
+
+def test_against_a_sparql_endpoint(live_server):
+    """The project's own server as the KB: references resolve through one SPARQL query over HTTP."""
+    p = kb("validate", "--against", f"{live_server.url}/sparql", "kb/data/events.ttl")
+    assert p.returncode == 0, out(p)
+    text = (DATA / "events.ttl").read_text(encoding="utf-8").replace(
+        "thb:organiser agency:pt-osth", "thb:organiser agency:no-such-agency")
+    p = kb("validate", "--format", "json", "--against", f"{live_server.url}/sparql", "-", "--input-format", "turtle",
+           stdin=text.encode("utf-8"))
+    assert p.returncode == 1
+    assert [r["value"] for r in json.loads(p.stdout)["results"]] == ["<https://w3id.org/thb-kb/id/agency/no-such-agency>"]
