@@ -355,7 +355,9 @@ class _Worker:
             return payload
 
 
-_worker = _Worker()
+# one warm worker per core (at most two): the chunks of a large import are validated in parallel
+_workers = [_Worker() for _ in range(max(1, min(2, __import__("os").cpu_count() or 1)))]
+_worker = _workers[0]
 
 
 _WARM_SAMPLE = (b'<https://w3id.org/thb-kb/id/agency/warm-up> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
@@ -367,7 +369,8 @@ def prewarm(timeout: float = 120.0) -> threading.Thread:
     import does not pay for the process start and the preparation of the shapes' SPARQL queries."""
     def run():
         try:
-            _worker.run(_WARM_SAMPLE, None, timeout)
+            for w in _workers:
+                w.run(_WARM_SAMPLE, None, timeout)
         except Exception:  # a failed warm-up only means the first import starts the worker itself
             pass
 
@@ -377,16 +380,17 @@ def prewarm(timeout: float = 120.0) -> threading.Thread:
 
 
 def shutdown_worker() -> None:
-    with _worker.lock:
-        _worker._kill()
+    for w in _workers:
+        with w.lock:
+            w._kill()
 
 
 def run_shacl(data: Iterable[ox.Triple], focus: Iterable | None, *, timeout: float | None,
-              engine: str | None = None) -> validation.Report:
+              engine: str | None = None, worker: "_Worker | None" = None) -> validation.Report:
     data_nt = ox.serialize(list(data), format=ox.RdfFormat.N_TRIPLES)
     focus_list = None if focus is None else sorted(f.value for f in focus if _is_node(f))
     if timeout and engine is None:
-        report_nt = _worker.run(data_nt, focus_list, timeout)
+        report_nt = (worker or _worker).run(data_nt, focus_list, timeout)
     else:
         with validation._lock:
             report_nt = _shacl(data_nt, focus_list, engine)
@@ -405,23 +409,59 @@ def _key(r: validation.Result) -> tuple:
 
 def _chunked(view: KView, focus: set, timeout: float | None) -> validation.Report:
     """Validate the focus nodes in chunks of FOCUS_CHUNK, each with its own context (pySHACL's cost grows
-    faster than linearly with the focus list and the data graph); `timeout` bounds the total."""
+    faster than linearly with the focus list and the data graph); `timeout` bounds the total. With a
+    timeout (worker processes) and several chunks, the workers validate chunks in parallel."""
     import time
 
     deadline = None if not timeout else time.monotonic() + timeout
     ordered = sorted(focus, key=str)
+    chunks = [ordered[i:i + FOCUS_CHUNK] for i in range(0, len(ordered), FOCUS_CHUNK)]
+    reports: dict[int, validation.Report] = {}
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    pending = list(range(len(chunks)))
+
+    def remaining() -> float | None:
+        if deadline is None:
+            return None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
+        return left
+
+    def serve(worker) -> None:
+        while True:
+            with lock:
+                if failures or not pending:
+                    return
+                index = pending.pop(0)
+            try:
+                data = context(view, chunks[index])
+                reports[index] = run_shacl(data, chunks[index], timeout=remaining(), worker=worker)
+            except BaseException as exc:  # the first failure stops every worker
+                with lock:
+                    failures.append(exc)
+                if isinstance(exc, ValidationTimeout):
+                    for w in _workers:
+                        if w is not worker:
+                            w.proc and w.proc.kill()
+                return
+
+    workers = _workers if timeout and len(chunks) > 1 else [None]
+    threads = [threading.Thread(target=serve, args=(w,), name="kb-validate") for w in workers[1:]]
+    for t in threads:
+        t.start()
+    serve(workers[0])
+    for t in threads:
+        t.join()
+    if failures:
+        timeouts = [f for f in failures if isinstance(f, ValidationTimeout)]
+        raise (timeouts or failures)[0]
     results: list = []
     graph = Graph()
-    for i in range(0, len(ordered), FOCUS_CHUNK):
-        chunk = ordered[i:i + FOCUS_CHUNK]
-        remaining = None
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
-        rep = run_shacl(context(view, chunk), chunk, timeout=remaining)
-        results += rep.results
-        graph += rep.graph
+    for index in sorted(reports):
+        results += reports[index].results
+        graph += reports[index].graph
     return validation.Report(conforms=not results, graph=graph, results=results)
 
 

@@ -326,7 +326,8 @@ class Importer:
                 report = batchcheck.check_change(self.store, change, timeout=self.validation_timeout,
                                                  full=full_validation)
             except ValidationTimeout as exc:
-                raise ValidationTimedOut(str(exc)) from None
+                raise ValidationTimedOut(f"{exc} (KB_VALIDATION_TIMEOUT={self.validation_timeout:g}: raise it, "
+                                         f"or import large trusted files with 0, no limit)") from None
             say(f"validated: {report.count('violation')} violation(s), {report.count('warning')} warning(s)")
             if report.fails("violation"):
                 raise Invalid(f"the data does not conform to the shapes: {report.count('violation')} "

@@ -197,3 +197,22 @@ def test_changes_cover_both_outcomes(start_quads):
         except Invalid:
             outcomes.add("invalid")
     assert outcomes == {"ok", "invalid"}
+
+
+def test_chunked_parallel_validation_finds_the_same_results(kbstore, monkeypatch):
+    """A batch split into many chunks, validated by the worker processes in parallel, gets the same report
+    as one in-process validation of the whole batch."""
+    body = "\n".join(agency_ttl(f"chunk-{i}") if i % 7 else f"<{ID}agency/chunk-{i}> a thb:Agency ."
+                     for i in range(120))
+    src = ttl(body)
+
+    def results(**settings):
+        with pytest.raises(Invalid) as info:
+            Importer(kbstore, import_settings(**settings)).import_sources([src], graph=G + "chunks", dry_run=True)
+        return sorted(map(_key, info.value.report.results))
+
+    whole = results(validation_timeout=0)
+    monkeypatch.setattr(batchcheck, "FOCUS_CHUNK", 25)
+    parallel = results(validation_timeout=120)
+    assert parallel == whole
+    assert {k[0] for k in whole} == {f"{ID}agency/chunk-{i}" for i in range(0, 120, 7)}
