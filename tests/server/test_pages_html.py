@@ -215,3 +215,23 @@ def test_language_switch_links(c):
     assert f'href="{doc(AGENCY)}?lang=fr" hreflang="fr"' in html
     fr = c.get(doc(AGENCY) + "?lang=fr").get_data(as_text=True)
     assert re.search(r'hreflang="fr" lang="fr" aria-current="true"', fr)
+
+
+def test_iris_the_ontology_names_under_def_resolve(c):
+    onto = rdflib.Graph().parse(data=c.get("/def.ttl").data, format="turtle")
+    version = onto.value(rdflib.URIRef(BASE + "def"), rdflib.OWL.versionIRI)
+    assert version is not None and str(version).startswith(BASE + "def/")
+    r = c.get("/" + str(version)[len(BASE):], headers={"Accept": "text/turtle"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/def.ttl")
+    assert c.get("/" + str(version)[len(BASE):]).headers["Location"].endswith("/def")
+    assert c.get("/def/no-such-part").status_code == 404
+
+
+def test_format_table_follows_kb_rdfio():
+    from kb import rdfio
+    from server import negotiation
+
+    assert [f.suffix for f in negotiation.FORMATS] == ["html", "ttl", "nt", "jsonld", "rdf"]
+    for f in negotiation.RDF_FORMATS:
+        assert f.rdf is rdfio.format_for(f.name) and f.media_type == f.rdf.media_type
+        assert "." + f.suffix in f.rdf.extensions
