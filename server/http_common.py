@@ -37,8 +37,18 @@ COMPRESSIBLE = ("text/", "application/ld+json", "application/rdf+xml", "applicat
 
 # -- shared state ------------------------------------------------------------------------------------
 class LRU:
-    def __init__(self, size: int = 2048):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+    """Least recently used entries, bounded by count and by the bytes of the bodies they hold."""
+
+    def __init__(self, size: int = 50_000, max_bytes: int = 128 * 1024 * 1024):
+        self.size, self.max_bytes, self.bytes = size, max_bytes, 0
+        self.data: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _weight(value) -> int:
+        if isinstance(value, tuple):
+            return 200 + sum(len(v) for v in value if isinstance(v, (bytes, str)))
+        return 200
 
     def get(self, key):
         with self.lock:
@@ -49,10 +59,19 @@ class LRU:
 
     def put(self, key, value):
         with self.lock:
+            old = self.data.pop(key, None)
+            if old is not None:
+                self.bytes -= self._weight(old)
             self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
+            self.bytes += self._weight(value)
+            while self.data and (len(self.data) > self.size or self.bytes > self.max_bytes):
+                _, dropped = self.data.popitem(last=False)
+                self.bytes -= self._weight(dropped)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+            self.bytes = 0
 
 
 def kbx():

@@ -183,3 +183,15 @@ def test_lang_parameter_survives_the_303(c):
 def test_parent_document_links_back(c):
     html = c.get(PARENT.replace(BASE + "id/", "/doc/")).get_data(as_text=True)
     assert f'href="/doc/{PATH}"' in html
+
+
+def test_document_cache_is_bounded_by_bytes():
+    from server.http_common import LRU
+
+    lru = LRU(size=100, max_bytes=10_000)
+    for i in range(50):
+        lru.put(i, (b"x" * 1000, None))
+    assert lru.bytes <= 10_000 and len(lru.data) < 10
+    assert lru.get(49) is not None and lru.get(0) is None
+    lru.put(49, (b"y" * 10, None))
+    assert lru.bytes == sum(LRU._weight(v) for v in lru.data.values())
