@@ -20,7 +20,7 @@ def config(args) -> Config:
     if args.quick:
         cfg = Config("quick", [generate.parse_size(s) for s in (args.sizes or "100k").split(",")], peers,
                      query_reps=3, query_budget=3.0, query_timeout=20.0, load_seconds=1.0, load_reps=1,
-                     cli_reps=1, startups=1, profile=False)
+                     cli_reps=1, startups=1, profile=False, import_timeout=60.0)
     else:
         cfg = Config("full", [generate.parse_size(s) for s in (args.sizes or "100k,1M,5M").split(",")], peers)
     cfg.imports = not args.no_import

@@ -60,5 +60,7 @@ def describe() -> dict:
         "machine": f"{nproc} cores, {mem} GB, {cpu}, {platform.system()} {platform.release()}",
         "nproc": nproc, "mem_gb": mem, "cpu": cpu, "kernel": platform.release(),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-        "commit": _run(["git", "rev-parse", "--short", "HEAD"]), "versions": versions,
+        "commit": _run(["git", "rev-parse", "--short", "HEAD"]),
+        "uncommitted_files": len(_run(["git", "status", "--porcelain", "--untracked-files=no"]).splitlines()),
+        "versions": versions,
     }

@@ -25,14 +25,16 @@ class Config:
     sizes: list[int]
     peers: set[str]
     query_reps: int = 5
-    query_budget: float = 20.0  # seconds per (peer, query) series, after the first request
-    query_timeout: float = 60.0
+    query_budget: float = 10.0  # seconds per (peer, query) series, after the first request
+    query_timeout: float = 30.0
     connections: tuple[int, ...] = (1, 8, 16)
-    load_seconds: float = 5.0
-    load_reps: int = 3
+    load_seconds: float = 4.0
+    load_reps: int = 3  # runs at 8 and 16 connections (one at 1 connection, and one below `light_below`)
+    light_below: int = 1_000_000
     rdflib_max: int = 1_000_000  # rdflib-endpoint is not run above this size (memory, load time)
     cli_reps: int = 3
     imports: bool = True
+    import_timeout: float = 120.0
     cli: bool = True
     startups: int = 3
     profile: bool = True
@@ -138,21 +140,25 @@ def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
                                          for n, r in res["queries"].items() if t.name in r))
 
 
-def run_mix(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
+def _reps(cfg: Config, size: int, connections: int) -> int:
+    return cfg.load_reps if connections >= 8 and size >= cfg.light_below else 1
+
+
+def run_mix(live: list[Peer], pools: dict, cfg: Config, res: dict, size: int) -> None:
     for p in live:
         targets = queries.mix_paths(p.sparql_path, pools)
         base = f"http://{p.host_port}"
         for c in cfg.connections:
             slow = p.name == PEER_RDFLIB
             best, runs = load.concurrent(base, targets, SPARQL_JSON, c, cfg.load_seconds * (3 if slow else 1),
-                                         1 if slow else cfg.load_reps, timeout=cfg.query_timeout)
+                                         1 if slow else _reps(cfg, size, c), timeout=cfg.query_timeout)
             res["mix"].setdefault(p.name, {})[str(c)] = best.as_dict() | {"runs": [r.rps for r in runs]}
             log(f"  mix {p.name} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
             if slow and best.errors:
                 _wait_idle(p, cfg.query_timeout * 5)
 
 
-def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res: dict) -> None:
+def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res: dict, size: int) -> None:
     entities = pools["entities"]
     if thb is not None:
         status, _ = peers.http_get(thb.doc_base + doc_path(entities[0], "ttl"), accept="text/turtle")
@@ -163,7 +169,8 @@ def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res:
             for kind, accept in (("ttl", "text/turtle"), ("html", "text/html")):
                 targets = [doc_path(e, kind) for e in entities]
                 for c in cfg.connections:
-                    best, runs = load.concurrent(thb.doc_base, targets, accept, c, cfg.load_seconds, cfg.load_reps)
+                    best, runs = load.concurrent(thb.doc_base, targets, accept, c, cfg.load_seconds,
+                                                 cfg.load_reps if c == 16 and size >= cfg.light_below else 1)
                     res["deref"].setdefault(PEER_THB, {}).setdefault(kind, {})[str(c)] = best.as_dict()
                     log(f"  doc .{kind} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
                 # the same with 100 entities requested over and over (the document cache then answers)
@@ -259,8 +266,8 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
                 live.append(p)
         log(f"{label}: measuring {', '.join(p.name for p in live)}")
         run_queries(live, pools, cfg, res)
-        run_mix(live, pools, cfg, res)
-        run_deref(live, thb, pools, cfg, res)
+        run_mix(live, pools, cfg, res, size)
+        run_deref(live, thb, pools, cfg, res, size)
         if cfg.profile and thb is not None and thb in live and label == cfg.profile_at:
             profile_server(thb, pools, res)
         for p in (thb, thbv, rdfe):
@@ -329,7 +336,7 @@ def run(cfg: Config, on_result: Callable[[dict], None] | None = None) -> dict:
         results["import"] = {"batch_1k": imports.batches(folder, size, cfg.seed, RESULTS / "import", n=cfg.cli_reps + 2)}
         big = ensure_data(imp_size, cfg, results) if cfg.mode == "full" else cli_timings.contributed_file(RESULTS / "data")
         results["import"]["file"] = imports.big_file(big, imp_size, RESULTS / "import",
-                                                     timeout=900 if cfg.mode == "full" else 60)
+                                                     timeout=cfg.import_timeout)
     if cfg.profile and cfg.cli:
         profile_misses(results)
     results["meta"]["seconds"] = time.perf_counter() - t_start
