@@ -230,6 +230,12 @@ def serve(get_path, accept, use_gunicorn, load_first, **overrides):
     cfg = _settings(**overrides)
     from server import create_app
 
+    if use_gunicorn and not get_path:
+        from server.wsgi import run_gunicorn
+
+        # the app opens the store in the gunicorn worker, after the fork (see run_gunicorn)
+        run_gunicorn(lambda: create_app(cfg, load_if_empty=load_first), cfg)
+        return
     app = create_app(cfg, load_if_empty=load_first)
     if get_path:
         client = app.test_client()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask
 
 
-def run_gunicorn(app: Flask, cfg: dict[str, Any]) -> None:
+def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
+    """Serve with gunicorn. Pass a factory, not an app: the app (and the embedded store) must be created in
+    the gunicorn worker, after the fork; a RocksDB handle opened before a fork deadlocks in the child as soon
+    as it needs its background threads (flush, checkpoint, compaction)."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):
@@ -19,9 +22,10 @@ def run_gunicorn(app: Flask, cfg: dict[str, Any]) -> None:
             self.cfg.set("threads", int(cfg["threads"]))
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", int(float(cfg["query_timeout"])) + 30)
+            self.cfg.set("limit_request_line", 0)  # long SPARQL queries in GET URLs (the body limit still applies)
 
         def load(self):
-            return app
+            return app if isinstance(app, Flask) else app()
 
     _App().run()
 
