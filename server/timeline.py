@@ -121,9 +121,14 @@ def short_date(value: str, langs: list[str]) -> str:
 
 
 def render_svg(events: list[Event], href, langs: list[str], title: str) -> Markup:
-    """The SVG markup; `href(iri)` gives the link of an event page."""
+    """The SVG markup; `href(iri)` gives the link of an event page. Two drawings: titles wrapped for narrow
+    screens, and on one long line for wide ones; the stylesheet shows the one that fits (media query)."""
     if not events:
         return Markup("")
+    return Markup(_svg(events, href, langs, title, "narrow", 34, 2) + _svg(events, href, langs, title, "wide", 90, 1))
+
+
+def _svg(events: list[Event], href, langs: list[str], title: str, variant: str, width: int, most: int) -> str:
     parts: list[str] = []
     y = TOP
     year = None
@@ -140,7 +145,7 @@ def render_svg(events: list[Event], href, langs: list[str], title: str) -> Marku
             when += " – " + short_date(ev.end, langs)
         meta = when + (f" · {ev.kind}" if ev.kind else "")
         full = f"{ev.label} ({format_date(ev.start, langs)})"
-        lines = _lines(ev.label)
+        lines = _lines(ev.label, width, most)
         spans = "".join(f'<tspan x="32" dy="{0 if i == 0 else 18}">{escape(line)}</tspan>' for i, line in enumerate(lines))
         parts.append(
             f'<a href="{escape(href(ev.iri))}"><title>{escape(full)}</title>'
@@ -149,8 +154,7 @@ def render_svg(events: list[Event], href, langs: list[str], title: str) -> Marku
             f'<text class="tl-label" x="32" y="{y + 35}">{spans}</text></a>')
         y += ROW + 18 * (len(lines) - 1)
     height = y + TOP
-    return Markup(
-        f'<svg class="timeline" role="group" aria-labelledby="tl-title" width="100%" height="{height}" '
-        f'xmlns="http://www.w3.org/2000/svg"><title id="tl-title">{escape(title)}</title>'
-        f'<line class="tl-axis" x1="{axis_x}" y1="{TOP}" x2="{axis_x}" y2="{height - TOP}"/>'
-        + "".join(parts) + "</svg>")
+    return (f'<svg class="timeline tl-{variant}" role="group" aria-labelledby="tl-title-{variant}" width="100%" '
+            f'height="{height}" xmlns="http://www.w3.org/2000/svg"><title id="tl-title-{variant}">{escape(title)}</title>'
+            f'<line class="tl-axis" x1="{axis_x}" y1="{TOP}" x2="{axis_x}" y2="{height - TOP}"/>'
+            + "".join(parts) + "</svg>")

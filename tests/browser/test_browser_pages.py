@@ -90,7 +90,11 @@ def test_page_renders_without_errors(browser, live_server, curated_store, name):
                 assert '"@context": "https://schema.org"' in data
                 assert page.locator('link[rel="alternate"][type="text/turtle"]').count() == 1
             if name == "agency":
-                assert page.locator("svg.timeline a").count() >= 1, "the agency's events are drawn"
+                visible = page.locator("svg.timeline:visible")
+                assert visible.count() == 1, "one timeline drawing fits the screen"
+                assert visible.locator("a").count() >= 1, "the agency's events are drawn"
+                box = visible.bounding_box()
+                assert box and box["width"] <= width
             if name == "search":
                 assert page.locator("ol.results li").count() >= 1
             if name == "ontology":

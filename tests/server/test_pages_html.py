@@ -87,15 +87,16 @@ def test_dates_are_formatted(c):
 @pytest.mark.parametrize("iri,expected", [(AGENCY, 7), (ACTION, 7), (PROGRAMME, 7), (PARENT, 3)])
 def test_timeline_svg(c, iri, expected):
     html = c.get(doc(iri)).get_data(as_text=True)
-    svg = re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)
-    assert svg, "a server-rendered timeline"
-    links = re.findall(r'<a href="([^"]+)">', svg.group(0))
-    assert len(links) == expected
-    # chronological: the links follow the events' dates
-    order = [EVENTS.index(BASE + "id/" + link[len("/doc/"):]) for link in links]
-    assert order == sorted(order)
-    assert "2021" in svg.group(0) and 'role="group"' in svg.group(0)  # links stay reachable (not an img)
-    assert "<script" not in svg.group(0)
+    svgs = re.findall(r'<svg class="timeline tl-(narrow|wide)".*?</svg>', html, re.S)
+    assert sorted(svgs) == ["narrow", "wide"], "a server-rendered timeline, drawn for narrow and wide screens"
+    for svg in re.finditer(r'<svg class="timeline tl-(?:narrow|wide)".*?</svg>', html, re.S):
+        links = re.findall(r'<a href="([^"]+)">', svg.group(0))
+        assert len(links) == expected
+        # chronological: the links follow the events' dates
+        order = [EVENTS.index(BASE + "id/" + link[len("/doc/"):]) for link in links]
+        assert order == sorted(order)
+        assert "2021" in svg.group(0) and 'role="group"' in svg.group(0)  # links stay reachable (not an img)
+        assert "<script" not in svg.group(0)
 
 
 def test_no_timeline_where_there_are_no_events(c):
