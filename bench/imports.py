@@ -80,3 +80,53 @@ def big_file(data: Path, size: int, folder: Path, *, timeout: float = 600) -> di
     if code != 0:
         return {"what": what, "value": None, "note": f"exit {code}: {tail.strip()[-200:]}"}
     return {"what": what, "value": size / secs, "unit": " triples/s", "size": label, "seconds": secs, "note": ""}
+
+
+def http_batches(store_src: Path, size: int, seed: int, folder: Path, workdir: Path, *, n: int = 5,
+                 timeout: float = 120) -> dict:
+    """The same batches through a running server: `PUT /graphs?graph=IRI` (Graph Store Protocol, bearer
+    token), one after the other; request to response (validated and committed), the server warm."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from .peers import start_thbkb
+
+    label = generate.size_label(size)
+    what = f"1,000-triple import into the {label} KB over HTTP (PUT /graphs)"
+    store = folder / "import-http-store"
+    if store.exists():
+        shutil.rmtree(store)
+    shutil.copytree(store_src, store)
+    token = "bench-write-token"
+    peer = start_thbkb("thb-kb (writes)", str(store), workdir, extra_env={"KB_WRITE_TOKEN": token})
+    world = generate.rebuild_world(size, seed)
+    times, notes = [], []
+    try:
+        for k in range(n + 1):  # the first one warms the validation worker up; not counted
+            path = folder / f"batch-http-{k}.nt"
+            with open(path, "w", encoding="utf-8") as fh:
+                generate.batch(fh, world, 1000, 100 + k)
+            graph = f"https://w3id.org/thb-kb/graph/bench-http-batch-{k}"
+            url = f"{peer.doc_base}/graphs?{urllib.parse.urlencode({'graph': graph})}"
+            req = urllib.request.Request(url, data=path.read_bytes(), method="PUT", headers={
+                "Content-Type": "application/n-triples", "Authorization": f"Bearer {token}"})
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    resp.read()
+                    status = resp.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                notes.append(f"batch {k}: HTTP {status}: {' '.join(exc.read()[:200].decode('utf-8', 'replace').split())}")
+            secs = time.perf_counter() - t0
+            if status in (200, 201, 204) and k > 0:
+                times.append(secs)
+            if status == 404 or status == 405:
+                break
+    finally:
+        peer.stop()
+        shutil.rmtree(store, ignore_errors=True)
+    return {"what": f"{what} (median of {len(times)}, after one warm-up)",
+            "value": statistics.median(times) if times else None, "unit": " s", "size": label, "runs": times,
+            "note": "; ".join(notes)}

@@ -134,6 +134,13 @@ def render(results: dict) -> str:
     meta = results.get("meta", {})
     parts.append(f"thb-kb benchmarks ({meta.get('mode', '?')} run, {meta.get('started', '')}; "
                  f"{meta.get('machine', '')})")
+    if meta.get("versions"):
+        v = meta["versions"]
+        parts.append(f"\nCommand: `{meta.get('command', 'python -m bench')}`; commit {meta.get('commit', '?')} "
+                     f"({meta.get('uncommitted_files', 0)} tracked files with uncommitted changes); "
+                     f"load average at start {' '.join(meta.get('loadavg_start', []))}, at end "
+                     f"{' '.join(meta.get('loadavg_end', []))}; {meta.get('seconds', 0):.0f} s.\n"
+                     "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".")
     for size in sorted(results.get("sizes", {}), key=parse_size):
         res = results["sizes"][size]
         parts.append(f"\n## {size} triples\n\nPeers\n\n{peers_table(res)}")

@@ -333,7 +333,9 @@ def run(cfg: Config, on_result: Callable[[dict], None] | None = None) -> dict:
         folder, label, size = last_store
         imp_size = size if cfg.mode == "full" else 10_000
         log(f"import workload: batches into the {label} store, a {generate.size_label(imp_size)} file")
-        results["import"] = {"batch_1k": imports.batches(folder, size, cfg.seed, RESULTS / "import", n=cfg.cli_reps + 2)}
+        results["import"] = {
+            "batch_1k": imports.http_batches(folder, size, cfg.seed, RESULTS / "import", workdir, n=cfg.cli_reps + 2),
+            "batch_1k_cli": imports.batches(folder, size, cfg.seed, RESULTS / "import", n=cfg.cli_reps + 2)}
         big = ensure_data(imp_size, cfg, results) if cfg.mode == "full" else cli_timings.contributed_file(RESULTS / "data")
         results["import"]["file"] = imports.big_file(big, imp_size, RESULTS / "import",
                                                      timeout=cfg.import_timeout)
