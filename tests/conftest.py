@@ -142,11 +142,12 @@ def store_kind(request):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `oxigraph_only` (they use Oxigraph internals such as `.raw`) run on that store only."""
+    """Tests marked `oxigraph_only` (they use Oxigraph internals such as `.raw`) run on that store only
+    (KB_TEST_IGNORE_OXIGRAPH_ONLY=1 runs them on Virtuoso too, to check whether the mark is still needed)."""
     keep, drop = [], []
     for item in items:
         kind = getattr(item, "callspec", None) and item.callspec.params.get("store_kind")
-        if kind == "virtuoso" and item.get_closest_marker("oxigraph_only"):
+        if kind == "virtuoso" and item.get_closest_marker("oxigraph_only") and not os.environ.get("KB_TEST_IGNORE_OXIGRAPH_ONLY"):
             drop.append(item)
         else:
             keep.append(item)
