@@ -62,13 +62,16 @@ def _pattern(kind: str, iri: str) -> str | None:
 
 
 def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event], bool]:
-    """The dated events linked to the thing, sorted by date; and whether the list was cut."""
+    """The dated events linked to the thing, sorted by date; and whether the list was cut. A session without
+    a date of its own is drawn at the start of the event it is part of (schema:superEvent)."""
     pattern = _pattern(kind, iri)
     if pattern is None:
         return [], False
     # the linked things first (a subquery), then their dates: joining the other way round scans every event
     q = (f"SELECT ?e ?start ?end ?type WHERE {{ {{ SELECT DISTINCT ?e WHERE {{ {pattern} }} LIMIT {MAX_EVENTS * 3} }} "
-         f"?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?start . "
+         f"?e a <{THB.Event}> . OPTIONAL {{ ?e <{SCHEMA.startDate}> ?own }} "
+         f"OPTIONAL {{ ?e <{SCHEMA.superEvent}> ?parent . ?parent <{SCHEMA.startDate}> ?inherited }} "
+         f"BIND(COALESCE(?own, ?inherited) AS ?start) FILTER(BOUND(?start)) "
          f"OPTIONAL {{ ?e <{SCHEMA.endDate}> ?end }} OPTIONAL {{ ?e <{PREFIXES['dct']}type> ?type }} }} ORDER BY ?start ?e")
     rows: dict[str, dict] = {}
     for r in store.query(q):

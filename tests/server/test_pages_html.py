@@ -236,3 +236,22 @@ def test_format_table_follows_kb_rdfio():
     for f in negotiation.RDF_FORMATS:
         assert f.rdf is rdfio.format_for(f.name) and f.media_type == f.rdf.media_type
         assert "." + f.suffix in f.rdf.extensions
+
+
+def test_a_session_without_its_own_date_is_drawn_at_its_event_start():
+    import pyoxigraph as ox
+
+    from ld_sample_data import MANY_NAMES
+
+    app = sample_app(page_size=100)
+    store = app.extensions["kb"].store
+    session = ox.NamedNode(BASE + "id/event/2021-01-11-meeting-1-session-1")
+    t = lambda p, o: ox.Triple(session, ox.NamedNode(p), o)  # noqa: E731
+    store.add_to_graph(store.iris.graph("ld-sample"), [
+        t("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", ox.NamedNode(BASE + "def#Event")),
+        t("http://www.w3.org/2000/01/rdf-schema#label", ox.Literal("Opening session", language="en")),
+        t("https://schema.org/superEvent", ox.NamedNode(EVENTS[0])),
+        t(BASE + "def#organiser", ox.NamedNode(MANY_NAMES))])
+    html = app.test_client().get(doc(MANY_NAMES)).get_data(as_text=True)
+    svg = re.search(r'<svg class="timeline tl-wide".*?</svg>', html, re.S).group(0)
+    assert "Opening session" in svg and "11 Jan 2021" in svg
