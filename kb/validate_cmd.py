@@ -548,9 +548,10 @@ def _quality(builder, data_quads: list, locate) -> None:
 
 
 def _write(path: str | None, text: str) -> None:
-    if path is None:
-        sys.stdout.write(text)
+    if path is None:  # UTF-8 whatever the locale: reports carry names in every language
         sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.flush()
         return
     try:
         Path(path).write_text(text, encoding="utf-8")
