@@ -7,6 +7,7 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
@@ -149,3 +150,58 @@ def test_dead_idle_worker_is_replaced_without_failing_a_query(disk_app):
     for _ in range(3):
         r, _ = ask(disk_app, SIMPLE + " # " + str(time.time()))
         assert r.status_code == 200
+
+
+@pytest.mark.slow
+def test_under_gunicorn_with_the_disk_store(tmp_path):
+    """`kb serve --gunicorn` on an on-disk store: queries run in the workers, a long one gets 503 in time and
+    the server goes on serving (the app is created after gunicorn's fork, so RocksDB checkpoints work)."""
+    import shutil
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from conftest import ROOT, free_port
+
+    kb = shutil.which("kb", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "kb")
+    port = free_port()
+    env = {**os.environ, "KB_STORE": str(tmp_path / "store"), "KB_PORT": str(port), "KB_QUERY_TIMEOUT": "3",
+           "KB_RATE_LIMIT": "0", "KB_SPARQL_WORKERS": "2"}
+    proc = subprocess.Popen([kb, "serve", "--gunicorn"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+
+    def post(query: str, timeout: float = 30):
+        data = urllib.parse.urlencode({"query": query}).encode()
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url + "/sparql", data=data), timeout=timeout) as r:
+                return r.status, r.read(), time.monotonic() - started
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(), time.monotonic() - started
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=5).read()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.5)
+        status, body, _ = post("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        assert status == 200 and int(json.loads(body)["results"]["bindings"][0]["n"]["value"]) > 1000
+        status, body, elapsed = post(CARTESIAN)
+        assert status == 503 and elapsed < TIMEOUT + SLACK, (status, body[:200])
+        status, body, _ = post("ASK { ?s ?p ?o }")
+        assert status == 200 and json.loads(body)["boolean"] is True
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
