@@ -13,6 +13,8 @@ a process that can be killed. Design:
 * The request thread waits for the answer until the deadline. When the deadline passes it kills the worker
   (SIGKILL), answers 503, and a replacement worker starts in the background. A worker that crashes (the
   engine aborting on some input) is replaced the same way and the client gets 500.
+* While it waits, the request thread also watches the worker's resident memory: past `KB_QUERY_MEMORY` MiB
+  the worker is killed the same way (503), before one query can exhaust the machine.
 * A checkpoint that no worker has open and that is not the current one is deleted.
 
 Worker processes also let the server use every core under gunicorn: gunicorn runs one process (the store
@@ -39,6 +41,17 @@ from .execution import Job, Outcome
 log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
+WATCH_INTERVAL = 0.2  # seconds between two looks at a running worker's memory
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss(pid: int | None) -> int:
+    """Resident memory of a process in bytes (Linux /proc; 0 where unknown)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
 _ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the `server` package
 
 
@@ -88,8 +101,9 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, store, size: int, base_iri: str):
+    def __init__(self, store, size: int, base_iri: str, max_memory_mib: int = 0):
         self.store = store
+        self.max_memory = max(0, int(max_memory_mib)) * 2**20
         self.size = max(1, int(size))
         self.base_iri = base_iri
         path = Path(store.path)
@@ -216,10 +230,21 @@ class WorkerPool:
             self._cleanup()
         try:
             worker.conn.send((job, path))
-            if worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                outcome = worker.conn.recv()
-                self._idle.put(worker)
-                return outcome
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if worker.conn.poll(min(remaining, WATCH_INTERVAL)):
+                    outcome = worker.conn.recv()
+                    self._idle.put(worker)
+                    return outcome
+                if self.max_memory and _rss(worker.pid) > self.max_memory:
+                    log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
+                                self.max_memory // 2**20)
+                    self._retire(worker)
+                    return Outcome.error(503, f"the query needed more than {self.max_memory // 2**20} MiB of "
+                                              "memory and was stopped; narrow it down or add a LIMIT",
+                                         **{"Retry-After": "1"})
         except (EOFError, OSError) as exc:
             log.error("a SPARQL worker died while running a query: %s", exc)
             self._retire(worker)

@@ -205,3 +205,29 @@ def test_under_gunicorn_with_the_disk_store(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def test_memory_cap_stops_a_query(tmp_path):
+    from kb.namespaces import Iris
+    from kb.store.oxigraph import OxigraphStore
+    from server import create_app
+    from server.sparql.pool import _rss
+
+    store = OxigraphStore(Iris(BASE), tmp_path / "store")
+    store.replace_graph(EX + "g", [ox.Triple(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(f"{EX}p{i % 10}"),
+                                             ox.Literal(str(i))) for i in range(N)])
+    app = create_app(make_settings(store=str(tmp_path / "store"), query_timeout=60, sparql_workers=1,
+                                   query_memory=400), store=store, load_if_empty=False)
+    try:
+        pool = app.extensions["sparql"].pool
+        assert pool.wait_started(60)
+        assert 0 < _rss(pool.pids()[0]) < 400 * 2**20  # an idle worker is well under the cap
+        r, elapsed = ask(app, "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?a ?d ?g ?c "
+                              "{ ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } }")
+        assert r.status_code == 503 and "MiB of memory" in r.get_data(as_text=True)
+        assert elapsed < 60 and pool.replaced == 1
+        r, _ = ask(app, SIMPLE)
+        assert r.status_code == 200
+    finally:
+        app.extensions["sparql"].close()
+        store.close()
