@@ -407,7 +407,7 @@ def _key(r: validation.Result) -> tuple:
     return (str(r.focus), str(r.path), str(r.value), r.severity, str(r.shape), str(r.constraint), r.message)
 
 
-def _chunked(view: KView, focus: set, timeout: float | None) -> validation.Report:
+def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> validation.Report:
     """Validate the focus nodes in chunks of FOCUS_CHUNK, each with its own context (pySHACL's cost grows
     faster than linearly with the focus list and the data graph); `timeout` bounds the total. With a
     timeout (worker processes) and several chunks, the workers validate chunks in parallel."""
@@ -438,6 +438,9 @@ def _chunked(view: KView, focus: set, timeout: float | None) -> validation.Repor
             try:
                 data = context(view, chunks[index])
                 reports[index] = run_shacl(data, chunks[index], timeout=remaining(), worker=worker)
+                if progress is not None and len(chunks) > 1:
+                    with lock:
+                        progress(f"validated {len(reports)}/{len(chunks)} chunks of up to {FOCUS_CHUNK} nodes")
             except BaseException as exc:  # the first failure stops every worker
                 with lock:
                     failures.append(exc)
@@ -465,7 +468,8 @@ def _chunked(view: KView, focus: set, timeout: float | None) -> validation.Repor
     return validation.Report(conforms=not results, graph=graph, results=results)
 
 
-def check_change(store, change: Change, *, timeout: float | None, full: bool = False) -> validation.Report:
+def check_change(store, change: Change, *, timeout: float | None, full: bool = False,
+                 progress=None) -> validation.Report:
     """Validate the KB after `change`, restricted to the nodes the change can affect."""
     if full:
         data = KView(store, change).all_triples()
@@ -474,7 +478,7 @@ def check_change(store, change: Change, *, timeout: float | None, full: bool = F
     own, focus = focus_set(view, change)
     if not focus:
         return validation.Report(conforms=True, graph=Graph(), results=[])
-    report = _chunked(view, focus, timeout)
+    report = _chunked(view, focus, timeout, progress)
     referrer_only = {r.focus for r in report.results if r.focus is not None
                      and rdfio.to_ox(r.focus) not in own}
     if referrer_only:

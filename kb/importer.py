@@ -324,7 +324,7 @@ class Importer:
                 f"with their KB context")
             try:
                 report = batchcheck.check_change(self.store, change, timeout=self.validation_timeout,
-                                                 full=full_validation)
+                                                 full=full_validation, progress=say)
             except ValidationTimeout as exc:
                 raise ValidationTimedOut(f"{exc} (KB_VALIDATION_TIMEOUT={self.validation_timeout:g}: raise it, "
                                          f"or import large trusted files with 0, no limit)") from None
