@@ -150,6 +150,8 @@ def read(inp: Input, index: int) -> None:
         inp.problem = f"cannot be read: {exc.strerror or exc}"
         return
     fmt = inp.fmt
+    if inp.data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark (Windows editors): not part of the RDF
+        inp.data = inp.data[3:]
     if not inp.data.strip():
         inp.problem = "is empty: it holds no RDF" if not inp.data else "holds only whitespace, no RDF"
         return

@@ -150,6 +150,13 @@ def test_unreadable_file_exits_1(tmp_path):
     assert p.returncode == 1 and "cannot be read" in p.stdout.decode(), out(p)
 
 
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    f = tmp_path / "persons.ttl"
+    f.write_bytes(b"\xef\xbb\xbf" + (DATA / "persons.ttl").read_bytes())
+    p = kb("validate", str(f))
+    assert p.returncode == 0, out(p)
+
+
 def test_parse_error_carries_line_and_column(tmp_path):
     f = tmp_path / "bad.ttl"
     f.write_text('@prefix ex: <https://example.org/> .\nex:a ex:b "ok" .\nex:c ex:d "unterminated .\n')
