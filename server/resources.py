@@ -107,6 +107,12 @@ def thing(_path: str):
     resp.headers["Location"] = location
     resp.headers["Vary"] = "Accept"
     resp.headers["Cache-Control"] = kbx().settings["cache_control"]
+    # FAIR Signposting: the thing is described by these documents, and is cited by its own IRI
+    root = request.script_root
+    links = [f'<{imap.doc_url(path, f.suffix, root)}>; rel="describedby"; type="{f.media_type}"'
+             for f in negotiation.FORMATS]
+    links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
+    resp.headers["Link"] = ", ".join(links)
     return resp
 
 
@@ -182,6 +188,7 @@ def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None
     page_q = f"?page={page}" if page > 1 else ""
     links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q)
     links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
+    links.append(f'<{imap.doc_iri(path)}>; rel="cite-as"')
     if settings.get("license"):
         links.append(f'<{settings["license"]}>; rel="license"')
     if pages and pages > 1:

@@ -195,3 +195,13 @@ def test_document_cache_is_bounded_by_bytes():
     assert lru.get(49) is not None and lru.get(0) is None
     lru.put(49, (b"y" * 10, None))
     assert lru.bytes == sum(LRU._weight(v) for v in lru.data.values())
+
+
+def test_signposting_links(c):
+    r = c.get(f"/id/{PATH}", headers={"Accept": "text/turtle"})
+    link = r.headers["Link"]
+    for suffix, media in (("ttl", "text/turtle"), ("jsonld", "application/ld+json"), ("html", "text/html")):
+        assert f'</doc/{PATH}.{suffix}>; rel="describedby"; type="{media}"' in link
+    assert f'<{AGENCY}>; rel="cite-as"' in link
+    doc = c.get(f"/doc/{PATH}.ttl").headers["Link"]
+    assert f'<{BASE}doc/{PATH}>; rel="cite-as"' in doc and 'rel="license"' in doc
