@@ -6,9 +6,9 @@ Plain Markdown pipe tables, printed to the terminal and pasted as they are into 
 from __future__ import annotations
 
 from .generate import parse_size
-from .targets import PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO, evaluate, geomean
+from .targets import PEER_ENGINE, PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO, evaluate, geomean
 
-PEER_ORDER = (PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO, PEER_RDFLIB)
+PEER_ORDER = (PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO, PEER_RDFLIB, PEER_ENGINE)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

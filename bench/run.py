@@ -13,7 +13,7 @@ from typing import Callable
 
 from . import cli_timings, generate, imports, load, peers, queries
 from .peers import Peer, PeerUnavailable
-from .targets import PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO
+from .targets import PEER_ENGINE, PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPARQL_JSON = "application/sparql-results+json"
@@ -280,8 +280,31 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
             p.stop()
         if virt is not None:
             peers.stop_virtuoso(virt)
+    if PEER_THB in cfg.peers:
+        in_process(folder, pools, cfg, res)
     res["store"] = str(folder)
     return res
+
+
+def in_process(folder: Path, pools: dict, cfg: Config, res: dict) -> None:
+    """The same queries on the same store without HTTP (pyoxigraph in this process): the engine's own
+    time, so the tables show how much of thb-kb's latency the server adds."""
+    import pyoxigraph as ox
+
+    store = ox.Store.read_only(str(folder))
+    out = res["queries"].setdefault(PEER_ENGINE, {})
+    for t in queries.templates():
+        times = []
+        for i in range(cfg.query_reps):
+            t0 = time.perf_counter()
+            rows = store.query(t.render(pools, i), use_default_graph_as_union=True)
+            n = sum(1 for _ in rows)
+            times.append(time.perf_counter() - t0)
+            if i == 0:
+                first = n
+        times.sort()
+        out[t.name] = {"median_ms": times[len(times) // 2] * 1000, "n": len(times), "rows": first}
+    del store
 
 
 def measure_startup(folder: Path, label: str, cfg: Config, results: dict, workdir: Path, rss_after: float | None) -> None:

@@ -16,6 +16,7 @@ PEER_THB = "thb-kb (embedded)"
 PEER_THB_VIRTUOSO = "thb-kb on Virtuoso"
 PEER_RDFLIB = "rdflib-endpoint"
 PEER_VIRTUOSO = "Virtuoso 7"
+PEER_ENGINE = "pyoxigraph in-process"  # reference: the embedded engine without HTTP
 
 
 @dataclass(frozen=True)
