@@ -282,6 +282,7 @@ def start_thbkb(name: str, store: str, workdir: Path, *, extra_env: dict | None 
     t0 = time.perf_counter()
     proc = _spawn([str(VENV_BIN / "kb"), "serve", "--gunicorn", "--no-load"], log, env=env, cwd=ROOT)
     peer = Peer(name, f"http://127.0.0.1:{port}/sparql", proc, log, doc_base=f"http://127.0.0.1:{port}")
+    peer.spawned = t0  # type: ignore[attr-defined]
     try:
         wait_ready(f"http://127.0.0.1:{port}/healthz", proc, timeout, log, accept="*/*", interval=0.01)
     except RuntimeError:

@@ -83,7 +83,7 @@ TARGETS: tuple[Target, ...] = (
     Target("import_1m_rate", 5, "1M-triple file, validated and imported", ">=", 20000.0, " triples/s", "1M"),
     *[Target(f"remote_overhead_{s}", 7, f"query mix through thb-kb on Virtuoso / Virtuoso direct, 1 client, {s}",
              "<=", 1.3, "x", s) for s in ("1M", "5M")],
-    Target("ready_5m", 8, "server ready (HTTP 200 on /healthz) on the big store", "<=", 2.0, " s", "5M"),
+    Target("ready_5m", 8, "server ready on the big store (start to first SPARQL answer)", "<=", 2.0, " s", "5M"),
     Target("rss_5m", 8, "server resident memory on the big store, after the workloads", "<=", 600.0, " MB", "5M"),
 )
 
@@ -185,8 +185,13 @@ def measurements(results: dict) -> dict[str, Measurement]:
                 out[t.key] = Measurement(src["value"], src.get("note", ""), src.get("size"))
         elif t.key in ("ready_5m", "rss_5m"):
             st = results.get("startup", {})
-            v = st.get("ready_s") if t.key == "ready_5m" else st.get("rss_after_mb") or st.get("rss_ready_mb")
-            out[t.key] = Measurement(v, st.get("note", "" if v is not None else "not measured"), st.get("size"))
+            if t.key == "ready_5m":
+                v = st.get("first_query_s") or st.get("ready_s")
+                note = f"/healthz answered after {st['ready_s']:.2f} s" if st.get("ready_s") is not None else ""
+            else:
+                v = st.get("rss_after_mb") or st.get("rss_ready_mb")
+                note = f"{st['rss_ready_mb']:.0f} MB at ready" if st.get("rss_ready_mb") is not None else ""
+            out[t.key] = Measurement(v, note if v is not None else "not measured", st.get("size"))
     return out
 
 
