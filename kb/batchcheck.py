@@ -17,8 +17,7 @@ changes), provided no shape reads further than OUTGOING_DEPTH hops from its focu
 Results whose focus node is only a referrer (R, not S or O) were possibly there before the change; such
 violations are re-checked on K and only the new ones count.
 
-pySHACL cannot be interrupted inside a thread, so with a validation timeout the check runs in a warm
-worker process (spawned once, shapes and ontology loaded), which is killed when the timeout passes.
+pySHACL runs in kb.shacl_runner (in-process, or in warm worker processes that a timeout kills).
 """
 
 from __future__ import annotations
@@ -28,19 +27,15 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import Graph
 
 from . import rdfio, validation
+from .shacl_runner import ValidationTimeout, _workers, run_shacl  # noqa: F401 - re-exported
 
 INVERSE_DEPTH = 2
-ENGINE = "oxigraph"  # pySHACL data graph backend: "oxigraph" or "rdflib"
 OUTGOING_DEPTH = 2
 CHUNK = 1000          # IRIs per VALUES clause of a context query
 FOCUS_CHUNK = 2000    # focus nodes per pySHACL run
-
-
-class ValidationTimeout(RuntimeError):
-    """Validation ran past its time limit and was stopped."""
 
 
 @dataclass
@@ -164,243 +159,6 @@ def focus_and_context(store, change: Change | None, *, seeds: set | None = None,
     view = KView(store, change)
     own, focus = focus_set(view, change, seeds, inverse)
     return own, focus, context(view, focus)
-
-
-# --- running pySHACL -------------------------------------------------------------------------------
-
-_cache_installed = False
-
-
-def _install_query_cache() -> None:
-    """pySHACL runs each SPARQL constraint once per focus node with the same text and different initial
-    bindings, and rdflib parses the text every time (~35 ms each, 90 % of a validation). Cache the parsed and
-    translated query by its text, namespaces and base: rdflib evaluates a prepared `Query` many times with
-    different bindings by design (`prepareQuery`), so reusing it is safe."""
-    global _cache_installed
-    if _cache_installed:
-        return
-    import functools
-
-    from rdflib.plugins.sparql import processor
-
-    @functools.lru_cache(maxsize=512)
-    def prepared(text: str, base, ns: tuple):
-        return processor.translateQuery(processor.parseQuery(text), base, dict(ns) if ns else None)
-
-    original = processor.SPARQLProcessor.query
-
-    def query(self, strOrQuery, initBindings=None, initNs=None, base=None, DEBUG=False):  # noqa: N803
-        if isinstance(strOrQuery, str):
-            try:
-                key_ns = tuple(sorted((k, str(v)) for k, v in (initNs or {}).items()))
-                strOrQuery = prepared(strOrQuery, base, key_ns)
-            except TypeError:  # unhashable namespaces: no caching
-                pass
-        return original(self, strOrQuery, initBindings, initNs, base, DEBUG)
-
-    processor.SPARQLProcessor.query = query
-    _cache_installed = True
-
-
-_ontology_nt: bytes | None = None
-
-
-def _ontology_ntriples() -> bytes:
-    global _ontology_nt
-    if _ontology_nt is None:
-        _ontology_nt = validation.ontology_graph().serialize(format="nt", encoding="utf-8")
-    return _ontology_nt
-
-
-class _FocusList(list):
-    """pySHACL keeps `focus_nodes` as a list and tests each target node with `in`: O(targets x focus).
-    The same list, with a set for membership."""
-
-    def __init__(self, items):
-        super().__init__(items)
-        self._members = set(items)
-
-    def __contains__(self, item) -> bool:
-        return item in self._members
-
-
-def _fast_focus_membership() -> None:
-    from pyshacl.validator import Validator
-
-    if getattr(Validator.make_executor, "_kb_fast", False):
-        return
-    original = Validator.make_executor
-
-    def make_executor(self):
-        executor = original(self)
-        if executor.focus_nodes:
-            executor.focus_nodes = _FocusList(executor.focus_nodes)
-        return executor
-
-    make_executor._kb_fast = True
-    Validator.make_executor = make_executor
-
-
-def _truthy_oxigraph_graphs() -> None:
-    """pySHACL evaluates the truth value of its data graph for every result; on its Oxigraph data graph that
-    is `len()`, a COUNT over the whole store. Our data graph is never empty: make it True at once."""
-    from pyshacl import graph_abstraction as ga
-
-    cls = getattr(ga, "OxigraphDataGraph", None)
-    if cls is not None and "__bool__" not in cls.__dict__:
-        cls.__bool__ = lambda self: True
-
-
-def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -> bytes:
-    """Validate N-Triples data (+ ontology) against the trusted shapes; return the report as N-Triples.
-
-    The data graph is an in-memory Oxigraph store (pySHACL's Oxigraph backend evaluates the SPARQL-based
-    targets and constraints with Oxigraph, several times faster than rdflib), or an rdflib Graph when
-    `engine == "rdflib"` (the reference the tests compare with)."""
-    import pyshacl
-
-    _install_query_cache()
-    _fast_focus_membership()
-    kwargs = {}
-    if focus:
-        kwargs["focus_nodes"] = [URIRef(f) for f in focus]
-    if (engine or ENGINE) == "rdflib":
-        g = Graph()
-        rdfio.triples_to_graph(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES), g)
-        g += validation.ontology_graph()
-    else:
-        _truthy_oxigraph_graphs()
-        g = ox.Store()
-        g.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
-                      for t in ox.parse(data_nt + b"\n" + _ontology_ntriples(), ox.RdfFormat.N_TRIPLES))
-        kwargs["inplace"] = True
-    _, report_graph, _ = pyshacl.validate(
-        g, shacl_graph=validation.shapes_graph(), ont_graph=None, inference="none", advanced=True,
-        allow_warnings=False, allow_infos=False, meta_shacl=False, js=False, do_owl_imports=False,
-        **kwargs)
-    return report_graph.serialize(format="nt", encoding="utf-8")
-
-
-def _worker_main(read_fd: int, write_fd: int) -> None:  # pragma: no cover - runs in the worker process
-    from multiprocessing.connection import Connection
-
-    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
-    validation.shapes_graph()
-    validation.ontology_graph()
-    while True:
-        try:
-            data_nt, focus = inbox.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            outbox.send(("ok", _shacl(data_nt, focus)))
-        except Exception as exc:  # report the failure to the parent, keep serving
-            outbox.send(("error", f"{exc.__class__.__name__}: {exc}"))
-
-
-class _Worker:
-    """One warm validation process (a plain `python -c`, so no main-module re-import as with
-    multiprocessing's spawn); killed on timeout and started again on the next call."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.proc = None
-        self.inbox = self.outbox = None
-
-    def _start(self):
-        import os
-        import subprocess
-        import sys
-        from multiprocessing.connection import Connection
-        from pathlib import Path
-
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        code = f"from kb.batchcheck import _worker_main; _worker_main({to_child_r}, {from_child_w})"
-        self.proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(to_child_r, from_child_w),
-                                     env=env, stdin=subprocess.DEVNULL)
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self.outbox = Connection(to_child_w, readable=False)
-        self.inbox = Connection(from_child_r, writable=False)
-
-    def _kill(self):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(5)
-        for c in (self.inbox, self.outbox):
-            if c is not None:
-                c.close()
-        self.proc = self.inbox = self.outbox = None
-
-    def run(self, data_nt: bytes, focus: list[str] | None, timeout: float) -> bytes:
-        with self.lock:
-            if self.proc is None or self.proc.poll() is not None:
-                self._kill()
-                self._start()
-            try:
-                self.outbox.send((data_nt, focus))
-                if not self.inbox.poll(timeout):
-                    self._kill()
-                    raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
-                status, payload = self.inbox.recv()
-            except (EOFError, OSError) as exc:
-                self._kill()
-                raise RuntimeError(f"the validation worker died: {exc}") from None
-            if status != "ok":
-                raise RuntimeError(f"validation failed: {payload}")
-            return payload
-
-
-# one warm worker per core (at most two): the chunks of a large import are validated in parallel
-_workers = [_Worker() for _ in range(max(1, min(2, __import__("os").cpu_count() or 1)))]
-_worker = _workers[0]
-
-
-_WARM_SAMPLE = (b'<https://w3id.org/thb-kb/id/agency/warm-up> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
-                b'<https://w3id.org/thb-kb/def#Agency> .\n')
-
-
-def prewarm(timeout: float = 120.0) -> threading.Thread:
-    """Start the validation worker in the background and run one small validation in it, so that the first
-    import does not pay for the process start and the preparation of the shapes' SPARQL queries."""
-    def run():
-        try:
-            for w in _workers:
-                w.run(_WARM_SAMPLE, None, timeout)
-        except Exception:  # a failed warm-up only means the first import starts the worker itself
-            pass
-
-    thread = threading.Thread(target=run, name="kb-shacl-prewarm", daemon=True)
-    thread.start()
-    return thread
-
-
-def shutdown_worker() -> None:
-    for w in _workers:
-        with w.lock:
-            w._kill()
-
-
-def run_shacl(data: Iterable[ox.Triple], focus: Iterable | None, *, timeout: float | None,
-              engine: str | None = None, worker: "_Worker | None" = None) -> validation.Report:
-    data_nt = ox.serialize(list(data), format=ox.RdfFormat.N_TRIPLES)
-    focus_list = None if focus is None else sorted(f.value for f in focus if _is_node(f))
-    if timeout and engine is None:
-        report_nt = (worker or _worker).run(data_nt, focus_list, timeout)
-    else:
-        with validation._lock:
-            report_nt = _shacl(data_nt, focus_list, engine)
-    report_graph = Graph()
-    report_graph.parse(data=report_nt.decode("utf-8"), format="nt")
-    results = validation._results(report_graph)
-    if focus_list is not None:
-        wanted = set(focus_list)
-        results = [r for r in results if str(r.focus) in wanted]
-    return validation.Report(conforms=not results, graph=report_graph, results=results)
 
 
 def _key(r: validation.Result) -> tuple:

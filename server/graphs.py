@@ -34,7 +34,7 @@ def _prewarm(state) -> None:
     """With writes enabled and a validation timeout, start the validation worker at once (first import fast)."""
     settings = state.app.config.get("KB_SETTINGS") or {}
     if settings.get("write_token") and settings.get("validation_timeout"):
-        from kb.batchcheck import prewarm
+        from kb.shacl_runner import prewarm
 
         prewarm()
 

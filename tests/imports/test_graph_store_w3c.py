@@ -194,7 +194,7 @@ def test_w3c_http_rdf_update_deprecated_suite(empty_server):
     ran = []
 
     def subst(s: str) -> str:
-        s = s.replace(f"http://$HOST$/$GRAPHSTORE$/", BASE + "graph/")
+        s = s.replace("http://$HOST$/$GRAPHSTORE$/", BASE + "graph/")
         s = s.replace("$HOST$", host)
         if newpath:
             s = s.replace("$NEWPATH$", newpath)
