@@ -152,6 +152,11 @@ def render(results: dict) -> str:
             parts.append(f"\nDereference: entity documents and DESCRIBE\n\n{deref_table(res)}")
         for note in res.get("notes", []):
             parts.append(f"- {note}")
+        for name, text in res.get("profiles", {}).items():
+            head = "\n".join(text.splitlines()[:10])
+            parts.append(f"\nProfile of thb-kb under the {name} workload (py-spy)\n\n```\n{head}\n```")
     parts.append(f"\n## CLI, imports, start-up\n\n{other_table(results)}")
+    for key, path in results.get("profiles", {}).items():
+        parts.append(f"\ncProfile of the `{key}` command: {path}")
     parts.append(f"\n## Targets\n\n{targets_table(results)}")
     return "\n".join(parts) + "\n"
