@@ -303,9 +303,15 @@ class Importer:
         existed = []
         for target, triples in graphs.items():
             new = set(triples)
-            old = set(self.store.triples(target))
-            if old:
-                existed.append(target)
+            if mode == "merge":
+                # only which new triples are there already: a merge into a big graph must not read all of it
+                old = self._present(target, new)
+                if old or self.store.has_graph(target):
+                    existed.append(target)
+            else:
+                old = set(self.store.triples(target))
+                if old:
+                    existed.append(target)
             if mode == "replace":
                 change.replaced.add(target)
                 change.removed += [t for t in old if t not in new]
@@ -363,6 +369,20 @@ class Importer:
         result.record = record.iri(self.iris)
         say(f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
         return result
+
+    def _present(self, graph: str, triples: set[ox.Triple]) -> set[ox.Triple]:
+        """The triples of `triples` that `graph` holds already (SPARQL VALUES look-ups, 500 at a time)."""
+        items = [t for t in triples if not isinstance(t.subject, ox.BlankNode) and not isinstance(t.object, ox.BlankNode)]
+        if len(items) != len(triples):
+            return set(self.store.triples(graph)) & triples
+        found: set[ox.Triple] = set()
+        g = ox.NamedNode(graph)
+        for i in range(0, len(items), 500):
+            rows = " ".join(f"({t.subject} {t.predicate} {t.object})" for t in items[i:i + 500])
+            q = f"SELECT ?s ?p ?o WHERE {{ VALUES (?s ?p ?o) {{ {rows} }} GRAPH {g} {{ ?s ?p ?o }} }}"
+            for row in self.store.query(q):
+                found.add(ox.Triple(row["s"], row["p"], row["o"]))
+        return found
 
     def drop_graph(self, graph: str, *, agent: str | None = None) -> Result:
         if graph in self.reserved():
