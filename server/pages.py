@@ -11,12 +11,14 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 
-from flask import Blueprint, current_app, render_template, request
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, render_template, request
 
 from kb.namespaces import PREFIXES, SCHEMA, THB
 
 from .labels import LABEL_PROPS, explicit_lang, local_name, pick, reader_languages
-from .http_common import abort_with, check_request, ext_state, kb_state, requested_page
+from . import negotiation
+from .http_common import abort_with, check_request, ext_state, kb_state, not_acceptable, requested_page, serialize
 
 bp = Blueprint("pages", __name__)
 bp.before_request(check_request)
@@ -24,9 +26,10 @@ bp.before_request(check_request)
 
 @bp.after_request
 def vary_on_language(resp):
-    """Index and search pages are in the reader's language: caches must keep one copy per language."""
+    """Index and search pages are in the reader's language (and the index in the negotiated format)."""
     vary = resp.headers.get("Vary")
-    resp.headers["Vary"] = "Accept-Language" if not vary else vary + ", Accept-Language"
+    want = "Accept, Accept-Language" if request.endpoint == "pages.class_index" else "Accept-Language"
+    resp.headers["Vary"] = want if not vary else f"{vary}, {want}" if "Accept-Language" not in vary else vary
     return resp
 
 # URL name -> class IRI, in the order of the browse page.
@@ -199,11 +202,16 @@ def class_index(name: str):
     if sort not in ("label", "date"):
         abort_with(400, "sort must be 'label' or 'date'.")
     page = requested_page()
+    fmt = negotiation.request_format(request)
+    if fmt is None:
+        return not_acceptable(lambda f: _href_class(name, None))
     size = current_app.extensions["kb"].settings["page_size"]
     members = idx.members(CLASSES[name], langs, sort)
     pages = max(1, -(-len(members) // size))
     if page > pages:
         abort_with(404, f"This index has {pages} page(s).")
+    if not fmt.is_html:
+        return _collection(name, members[(page - 1) * size: page * size], len(members), page, pages, sort, langs, fmt)
     rows = [{"label": idx.label(e.iri, langs), "href": _href(e.iri, lang_q), "iri": e.iri, "start": e.start}
             for e in members[(page - 1) * size: page * size]]
     has_dates = any(e.start for e in members)
@@ -213,6 +221,47 @@ def class_index(name: str):
         page_url=lambda k: _href_class(name, lang_q, sort=sort if sort != "label" else None, page=k if k > 1 else None),
         sort_url=lambda s: _href_class(name, lang_q, sort=s if s != "label" else None),
         class_href=_href(CLASSES[name], None))
+
+
+def _collection(name: str, members: list[Entry], total: int, page: int, pages: int, sort: str, langs: list[str],
+                fmt) -> Response:
+    """The index for machines: a hydra:Collection whose members on this page carry their label, and a
+    hydra:PartialCollectionView with first/previous/next/last (the same paging as the HTML)."""
+    kb = current_app.extensions["kb"]
+    H, RDF_TYPE, LABEL = "http://www.w3.org/ns/hydra/core#", PREFIXES["rdf"] + "type", PREFIXES["rdfs"] + "label"
+    n = ox.NamedNode
+    coll = n(f"{kb.iris.base}class/{name}")
+    query = "sort=date&" if sort == "date" else ""
+
+    def view_iri(k: int):
+        q = query + (f"page={k}" if k > 1 else "")
+        return n(f"{kb.iris.base}class/{name}" + (f"?{q.rstrip('&')}" if q.rstrip("&") else ""))
+
+    view = view_iri(page)
+    xsd_int = n(PREFIXES["xsd"] + "integer")
+    triples = [ox.Triple(coll, n(RDF_TYPE), n(H + "Collection")),
+               ox.Triple(coll, n(LABEL), ox.Literal(PLURALS[name], language="en")),
+               ox.Triple(coll, n(H + "totalItems"), ox.Literal(str(total), datatype=xsd_int)),
+               ox.Triple(coll, n(H + "view"), view),
+               ox.Triple(view, n(RDF_TYPE), n(H + "PartialCollectionView")),
+               ox.Triple(view, n(H + "first"), view_iri(1)), ox.Triple(view, n(H + "last"), view_iri(pages))]
+    if page > 1:
+        triples.append(ox.Triple(view, n(H + "previous"), view_iri(page - 1)))
+    if page < pages:
+        triples.append(ox.Triple(view, n(H + "next"), view_iri(page + 1)))
+    for e in members:
+        m = n(e.iri)
+        triples += [ox.Triple(coll, n(H + "member"), m), ox.Triple(m, n(RDF_TYPE), n(CLASSES[name]))]
+        got = pick(e.labels, langs)
+        if got:  # the label under the property the KB states it with
+            rank = min(r for r, lang, text in e.labels if (text, lang) == got)
+            lit = ox.Literal(got[0], language=got[1]) if got[1] else ox.Literal(got[0])
+            triples.append(ox.Triple(m, n(LABEL_PROPS[rank]), lit))
+    resp = Response(serialize(triples, fmt), content_type=fmt.content_type)
+    links = [f'<{_href_class(name, None, sort=sort if sort != "label" else None, page=k if k > 1 else None)}>; rel="{rel}"'
+             for rel, k in (("first", 1), ("last", pages), ("prev", page - 1), ("next", page + 1)) if 1 <= k <= pages]
+    resp.headers["Link"] = ", ".join(links)
+    return resp
 
 
 @bp.get("/search")

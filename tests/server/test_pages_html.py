@@ -140,6 +140,28 @@ def test_index_and_search_pages_vary_on_language(c):
         assert "Accept-Language" in c.get(url).headers["Vary"]
 
 
+def test_class_index_for_machines_is_a_paged_hydra_collection():
+    c = sample_app(page_size=3).test_client()
+    H = rdflib.Namespace("http://www.w3.org/ns/hydra/core#")
+    members, url, pages = set(), "/class/event", 0
+    while url:
+        r = c.get(url, headers={"Accept": "text/turtle"})
+        assert r.status_code == 200 and r.mimetype == "text/turtle" and "Accept" in r.headers["Vary"]
+        g = rdflib.Graph().parse(data=r.data, format="turtle")
+        coll = rdflib.URIRef(BASE + "class/event")
+        assert int(g.value(coll, H.totalItems)) == 7
+        page_members = set(g.objects(coll, H.member))
+        assert len(page_members) <= 3 and not page_members & members
+        for m in page_members:
+            assert g.value(m, rdflib.RDFS.label) is not None
+        members |= page_members
+        nxt = g.value(g.value(coll, H.view), H.next)
+        url = "/" + str(nxt)[len(BASE):] if nxt is not None else None
+        pages += 1
+    assert pages == 3 and members == {rdflib.URIRef(e) for e in EVENTS}
+    assert c.get("/class/event", headers={"Accept": "image/png"}).status_code == 406
+
+
 def test_browse_page_counts(c):
     text = text_of(c.get("/class/").get_data(as_text=True))
     assert re.search(r"Events\s+7", text) and re.search(r"Agencies\s+4", text)
