@@ -303,6 +303,10 @@ def test_graph_list_shows_provenance(gsp, kbstore):
     assert page.status_code == 200 and page.content_type.startswith("text/html")
     record = row["last_import"]["record"]
     assert ('href="/' + record[len(BASE):] + '"').encode() in page.data
+    assert gsp.get("/graphs?graph=" + G + "listed", headers={"Accept": "application/x-nonsense"}).status_code == 406
+    assert gsp.get("/graphs?graph=" + G + "nothing-here").status_code == 404
+    head = gsp.head("/graph/listed", headers={"Accept": "application/n-triples"})
+    assert head.status_code == 200 and head.content_type.startswith("application/n-triples") and not head.data
     nt = gsp.get("/graphs?graph=" + G + "listed&format=ntriples")
     assert nt.content_type.startswith("application/n-triples") and len(list(ox.parse(nt.data, ox.RdfFormat.N_TRIPLES))) == 7
 
