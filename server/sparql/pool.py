@@ -269,7 +269,9 @@ def worker_main(conn, base_iri: str) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops the workers
-    from rdflib.plugins.sparql import parser  # noqa: F401  (build the grammar before saying ready)
+    import importlib
+
+    importlib.import_module("rdflib.plugins.sparql.parser")  # build the grammar before saying ready
 
     from kb.namespaces import Iris
     from kb.store.oxigraph import OxigraphStore
