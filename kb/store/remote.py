@@ -11,12 +11,12 @@ How the KB lives on a shared engine:
   appear in results. This costs one small extra request per query; it is what keeps several app servers in
   agreement without any cache of their own.
 - Writes are one SPARQL Update request: DROP, DELETE DATA, INSERT DATA, the registry and the version triple
-  together. A bulk write (more than `CHUNK` triples) is first written in chunks into private staging graphs
-  `{base}store/staging/{stamp}-{id}/{n}` (invisible: never registered), and then moved into place by ONE
-  request (`DROP target ; ADD staging TO target ; DROP staging ; version`). An interrupted bulk write leaves
-  only staging graphs behind. Every chunk renews its staging graph's lease (hidden graph
-  `{base}store/staging-leases`, by the store's own clock) and the next write drops the staging graphs whose
-  lease ran out (no chunk for 2 x KB_REMOTE_TIMEOUT + 2 s), so a concurrent writer's staging is never touched.
+  together. A bulk write (more than `CHUNK` triples) is first written in chunks into staging slots
+  `{base}store/staging/0..7` (fixed names, never part of the KB's dataset), and then moved into place by ONE
+  request (`DROP target ; ADD slot TO target ; DROP slot ; version`). A writer claims a slot with a lease
+  (hidden graph `{base}store/staging-leases`, by the store's own clock) and renews it with every chunk; an
+  interrupted bulk write leaves only a slot behind, which the next write empties once its lease ran out
+  (no chunk for 2 x KB_REMOTE_TIMEOUT + 2 s), so a concurrent writer's staging is never touched.
   Virtuoso runs one update request as one transaction (a crash mid-request loses all of it), but when an
   operation fails it does NOT roll back the operations before it: so the committing request holds only
   operations that cannot fail at run time. See docs/deploy.md for what other engines guarantee.
@@ -29,6 +29,7 @@ callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as fro
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -46,10 +47,14 @@ from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnava
 
 BLOCK = 2_000           # triples per INSERT/DELETE DATA operation (Virtuoso's parser stops near 5,000)
 BNODE_BLOCK = 200       # triples per INSERT template with blank nodes (Virtuoso: 10,000 lines of SQL)
+SLOTS = 8               # staging graphs: bulk writes that may stage at the same time on one store
+VIRTUOSO_SYSTEM_GRAPHS = {"http://www.openlinksw.com/schemas/virtrdf#", "http://www.w3.org/ns/ldp#",
+                          "http://localuriqaserver/sparql", "http://www.w3.org/2002/07/owl#"}
 GRACE = 2.0             # seconds we wait past a query's time limit for the store's own answer
 CHUNK = 10_000          # triples per request (Virtuoso refuses request texts over about 10 MB)
 NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+CREATOR = "http://purl.org/dc/terms/creator"
 
 _DATASET_CLAUSE = re.compile(r"\bFROM\b", re.IGNORECASE)
 _STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
@@ -111,7 +116,9 @@ class RemoteStore(Store):
         self._auth = HTTPDigestAuth(*self._credentials) if self._credentials else None
         self._write_lock = threading.Lock()
         self._virtuoso = False  # set when the engine says it is Virtuoso (Server header)
-        self._engine_graph_set: set[str] | None = None
+        self._pragmas: str | None = None
+        self.slots = [f"{self.staging_base}{i}" for i in range(SLOTS)]
+        self._writer_id = uuid.uuid4().hex
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _wrapper(self, text: str, *, update: bool) -> SPARQLWrapper:
@@ -210,32 +217,20 @@ class RemoteStore(Store):
         q = f"SELECT ?g WHERE {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }}"
         return [r["g"].value for r in self._select(q, ([self.registry], []))]
 
-    def _kb_and_staging(self) -> tuple[set[str], set[str]]:
-        """The KB's graphs and the staging graphs being written now, in one small request."""
-        q = (f"SELECT ?g ?staging WHERE {{ {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} "
-             f"UNION {{ GRAPH <{self.leases}> {{ ?g <{MODIFIED.value}> ?t }} BIND(true AS ?staging) }} }}")
-        kb, staging = set(), set()
-        for r in self._select(q, None):
-            (staging if r["staging"] is not None else kb).add(r["g"].value)
-        return kb, staging
-
-    def _engine_graphs(self) -> set[str]:
-        """Every graph on the engine when this process first asked (Virtuoso's system graphs, other
-        applications' data). Read once: they are static, and a graph that becomes the KB's is registered."""
-        if self._engine_graph_set is None:
-            rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", None)
-            self._engine_graph_set = {r["g"].value for r in rows}
-        return self._engine_graph_set
-
     def _virtuoso_union_pragmas(self) -> str:
-        """Virtuoso: the union of the KB's graphs as 'all graphs except the others'. Virtuoso plans queries
-        over an explicit list of graphs (default-graph-uri, FROM) badly (100x slower on joins with
-        filters); excluding the few other graphs keeps its normal plans."""
-        kb, staging = self._kb_and_staging()
-        others = (self._engine_graphs() - kb) | staging | {self.registry, self.leases}
-        others |= {g for g in self._engine_graph_set or () if g.startswith(self.staging_base)}
-        return "".join(f"DEFINE input:default-graph-exclude <{g}> DEFINE input:named-graph-exclude <{g}> "
-                       for g in sorted(others))
+        """Virtuoso: the union of the KB's graphs as "all graphs except the others". Virtuoso plans queries
+        over an explicit list of graphs (default-graph-uri, FROM) badly (100x slower on joins with filters);
+        excluding the few other graphs keeps its normal plans and costs no extra request. The others are
+        fixed names: the registry, the leases, the staging slots, Virtuoso's system graphs, and the graphs
+        that hold typed resources and are not the KB's when this process first asks (other applications'
+        data; a store dedicated to the KB has none)."""
+        if self._pragmas is None:
+            typed = {r["g"].value for r in self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s a ?t } }", None)}
+            others = ((typed | VIRTUOSO_SYSTEM_GRAPHS) - set(self._kb_graphs())) | {
+                *self.slots, self.registry, self.leases}
+            self._pragmas = "".join(f"DEFINE input:default-graph-exclude <{g}> DEFINE input:named-graph-exclude "
+                                    f"<{g}> " for g in sorted(others))
+        return self._pragmas
 
     def query(self, sparql, *, default_graph=None, named_graphs=None, timeout=None):
         form = _query_form_or_refuse(sparql)
@@ -334,35 +329,64 @@ class RemoteStore(Store):
         self._send(sw, "*/*", timeout)
 
     def staging_graphs(self) -> list[str]:
-        q = (f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
-             f"FILTER(STRSTARTS(STR(?g), \"{self.staging_base}\")) }}")
+        """The staging slots that hold triples now (a bulk write going on, or the leftovers of one)."""
+        values = " ".join(f"<{g}>" for g in self.slots)
+        q = f"SELECT ?g WHERE {{ VALUES ?g {{ {values} }} FILTER EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} }} }}"
         return sorted(r["g"].value for r in self._select(q, None))
 
-    def _lease_text(self, stage: str) -> str:
-        """Renew the lease of a staging graph, by the store's own clock (no clock skew between writers)."""
-        return (f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{stage}> <{MODIFIED.value}> ?t }} }} ;\n"
-                f"INSERT {{ GRAPH <{self.leases}> {{ <{stage}> <{MODIFIED.value}> ?now }} }} "
+    def _leases(self):
+        """{slot: (last renewal, writer id)} and the store's clock."""
+        rows = list(self._select(f"SELECT ?g ?t ?w (NOW() AS ?now) WHERE {{ OPTIONAL {{ GRAPH <{self.leases}> "
+                                 f"{{ ?g <{MODIFIED.value}> ?t OPTIONAL {{ ?g <{CREATOR}> ?w }} }} }} }}", None))
+        now = _datetime(rows[0]["now"].value) if rows and rows[0]["now"] is not None else None
+        held = {r["g"].value: (_datetime(r["t"].value), r["w"].value if r["w"] is not None else "")
+                for r in rows if r["g"] is not None and r["t"] is not None}
+        return held, now
+
+    def _renew_text(self, slot: str) -> str:
+        """Renew the lease of a staging slot, by the store's own clock (no clock skew between writers)."""
+        return (f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{slot}> <{MODIFIED.value}> ?t }} }} ;\n"
+                f"INSERT {{ GRAPH <{self.leases}> {{ <{slot}> <{MODIFIED.value}> ?now }} }} "
                 f"WHERE {{ BIND(NOW() AS ?now) }}")
 
+    def _free_text(self, slot: str) -> list[str]:
+        return [f"DROP SILENT GRAPH <{slot}>", f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{slot}> ?p ?o }} }}"]
+
     def clean_staging(self, older_than: float | None = None) -> list[str]:
-        """Drop staging graphs left by interrupted bulk writes: those whose writer has not written a chunk
-        for `older_than` seconds (default: twice the remote timeout plus 2 s, the longest a live writer
-        can be silent). A writer that is still going renews its lease with every chunk."""
+        """Empty the staging slots left by interrupted bulk writes: those whose writer has not written a
+        chunk for `older_than` seconds (default: twice the remote timeout plus 2 s, the longest a live
+        writer can be silent). A writer that is still going renews its lease with every chunk."""
         lease = 2 * self.timeout + 2 if older_than is None else older_than
-        rows = list(self._select(f"SELECT ?g ?t (NOW() AS ?now) WHERE {{ OPTIONAL {{ GRAPH <{self.leases}> "
-                                 f"{{ ?g <{MODIFIED.value}> ?t }} }} }}", None))
-        now = _datetime(rows[0]["now"].value) if rows and rows[0]["now"] is not None else None
-        renewed = {r["g"].value: _datetime(r["t"].value) for r in rows if r["g"] is not None and r["t"] is not None}
-        stale = []
-        for g in sorted(set(self.staging_graphs()) | set(renewed)):
-            seen = renewed.get(g)
-            if seen is None or now is None or (now - seen).total_seconds() >= lease:
-                stale.append(g)
+        held, now = self._leases()
+        stale = [g for g, (seen, _) in held.items() if now is None or (now - seen).total_seconds() >= lease]
+        stale += [g for g in self.staging_graphs() if g not in held]
+        stale = sorted(set(stale))
         if stale:
-            self._update(" ;\n".join([*(f"DROP SILENT GRAPH <{g}>" for g in stale),
-                                       *(f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{g}> ?p ?o }} }}"
-                                         for g in stale)]))
+            self._update(" ;\n".join(op for g in stale for op in self._free_text(g)))
         return stale
+
+    def _claim(self, n: int) -> list[str]:
+        """Claim `n` free staging slots (a lease with this writer's id), or fail with a clear message."""
+        held, _ = self._leases()
+        free = [g for g in self.slots if g not in held]
+        random.shuffle(free)
+        if len(free) < n:
+            raise StoreError(f"write refused, nothing was changed: {SLOTS - len(free)} bulk write(s) are being "
+                             f"staged on this store now and {n} staging slot(s) are needed; try again later")
+        mine = free[:n]
+        ops = []
+        for g in mine:
+            ops += self._free_text(g)
+            ops.append(f"INSERT {{ GRAPH <{self.leases}> {{ <{g}> <{MODIFIED.value}> ?now ; <{CREATOR}> "
+                       f"\"{self._writer_id}\" }} }} WHERE {{ BIND(NOW() AS ?now) }}")
+        self._update(" ;\n".join(ops))
+        held, _ = self._leases()
+        if any(held.get(g, (None, ""))[1] != self._writer_id for g in mine):
+            lost = [g for g in mine if held.get(g, (None, ""))[1] == self._writer_id]
+            self._drop_quietly(lost)
+            raise StoreError("write refused, nothing was changed: another writer claimed the same staging "
+                             "slot at the same moment; try again")
+        return mine
 
     def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
               progress: Callable[[str], None] | None = None) -> str:
@@ -382,8 +406,15 @@ class RemoteStore(Store):
         with self._write_lock:
             self.clean_staging()
             staged: dict[str, str] = {}
+            direct = dict(by_graph)
             if len(insert) > CHUNK:
-                staged = self._stage(by_graph, progress)
+                biggest = sorted(by_graph, key=lambda g: -len(by_graph[g]))
+                big, rest = biggest[:SLOTS], biggest[SLOTS:]
+                if sum(len(by_graph[g]) for g in rest) > CHUNK:
+                    raise StoreError(f"write refused, nothing was changed: a bulk write into more than {SLOTS} "
+                                     "large graphs at once; write them in several imports")
+                staged = self._stage({g: by_graph[g] for g in big}, progress)
+                direct = {g: by_graph[g] for g in rest}
             # The one request that makes the write visible. Only operations that cannot fail at run time
             # (SILENT graph operations, DATA blocks of terms pyoxigraph checked): Virtuoso runs the request as
             # one transaction (a crash mid-request loses all of it) but does not roll back earlier
@@ -399,11 +430,9 @@ class RemoteStore(Store):
                 parts += _data_ops("DELETE", g, triples)
             for target, stage in staged.items():
                 parts.append(f"ADD SILENT <{stage}> TO <{target}>")
-                parts.append(f"DROP SILENT GRAPH <{stage}>")
-                parts.append(f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{stage}> ?p ?o }} }}")
-            if not staged:
-                for g, triples in by_graph.items():
-                    parts += _data_ops("INSERT", g, triples)
+                parts += self._free_text(stage)
+            for g, triples in direct.items():
+                parts += _data_ops("INSERT", g, triples)
             written = sorted({*by_graph, self.iris.meta_graph})
             parts.append(f"INSERT DATA {{ GRAPH <{self.registry}> {{ "
                          + " ".join(f"<{g}> <{RDF_TYPE}> <{NAMED_GRAPH}> ." for g in written) + " } }")
@@ -421,9 +450,9 @@ class RemoteStore(Store):
         return new_version
 
     def _stage(self, by_graph: dict[str, list[ox.Triple]], progress) -> dict[str, str]:
-        """Write the triples of each target graph into its own staging graph, CHUNK triples per request."""
-        stamp = f"{int(time.time())}-{uuid.uuid4().hex[:12]}"
-        staged = {g: f"{self.staging_base}{stamp}/{i}" for i, g in enumerate(sorted(by_graph))}
+        """Write the triples of each target graph into a staging slot of its own, CHUNK triples per request."""
+        targets = sorted(by_graph)
+        staged = dict(zip(targets, self._claim(len(targets))))
         total = sum(map(len, by_graph.values()))
         done = 0
         try:
@@ -434,12 +463,12 @@ class RemoteStore(Store):
                     ops.append(_data_op("INSERT", stage, block))
                     n += len(block)
                     if n >= CHUNK:
-                        self._update(" ;\n".join([*ops, self._lease_text(stage)]))
+                        self._update(" ;\n".join([*ops, self._renew_text(stage)]))
                         done, ops, n = done + n, [], 0
                         if progress:
                             progress(f"staged {done}/{total} triples")
                 if ops:
-                    self._update(" ;\n".join([*ops, self._lease_text(stage)]))
+                    self._update(" ;\n".join([*ops, self._renew_text(stage)]))
                     done += n
                     if progress:
                         progress(f"staged {done}/{total} triples")
@@ -456,14 +485,14 @@ class RemoteStore(Store):
         if not graphs:
             return
         try:
-            self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
+            self._update(" ;\n".join(op for g in graphs for op in self._free_text(g)))
         except StoreError:
             pass  # the store is gone: the next write removes the leftovers (clean_staging)
 
     def reset(self) -> None:
         """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
         (Other graphs on the same engine are left alone.)"""
-        graphs = [*self._kb_graphs(), *self.staging_graphs(), self.iris.meta_graph, self.registry, self.leases]
+        graphs = [*self._kb_graphs(), *self.slots, self.iris.meta_graph, self.registry, self.leases]
         with self._write_lock:
             self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
 

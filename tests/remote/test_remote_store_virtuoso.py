@@ -28,22 +28,33 @@ def store(virtuoso):
     return s
 
 
-def test_virtuoso_system_graphs_and_foreign_graphs_stay_out(store):
-    # another application's graph on the same engine, written behind thb-kb's back
-    store._update(f'INSERT DATA {{ GRAPH <{EX}foreign> {{ <{EX}x> <{EX}p> "foreign" }} }}')
+def test_virtuoso_system_graphs_and_foreign_graphs_stay_out(virtuoso):
+    from kb.store import open_store
+
+    # another application's data on the same engine, written behind thb-kb's back
+    other = virtuoso.empty_store()
+    other._update(f'INSERT DATA {{ GRAPH <{EX}foreign> {{ <{EX}x> a <{EX}Thing> ; <{EX}p> "foreign" }} }}')
     try:
+        other.replace_graph(G1, [t("a", "1"), t("b", "2")])
+        other.replace_graph(G2, [t("c", "3")])
+        store = open_store(virtuoso.settings())  # an app server starting now
         graphs = {r["g"].value for r in store.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
         assert graphs == {G1, G2, store.iris.meta_graph}
         assert store.graphs() == sorted(graphs)
         n = int(next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value)
         assert n == store.count() == 3 + 2  # the data and the two version triples, nothing of Virtuoso's
         classes = list(store.query("SELECT DISTINCT ?c WHERE { ?s a ?c }"))
-        assert classes == []  # virtrdf#, ldp# and the like would bring classes
+        assert classes == []  # virtrdf#, ldp# and the foreign graph would bring classes
         assert not bool(store.query(f'ASK {{ ?s ?p "foreign" }}'))
+        assert not bool(store.query(f'ASK {{ GRAPH ?g {{ ?s ?p "foreign" }} }}'))
         # a query that names its own dataset gets it, as on Oxigraph
         assert bool(store.query(f'ASK FROM <{EX}foreign> {{ ?s ?p "foreign" }}'))
+        # a graph the KB writes later is in the union at once, in this process and in others
+        other.replace_graph(BASE + "graph/later", [t("d", "4")])
+        assert bool(store.query(f'ASK {{ <{EX}d> ?p "4" }}'))
+        assert bool(open_store(virtuoso.settings()).query(f'ASK {{ GRAPH <{BASE}graph/later> {{ ?s ?p "4" }} }}'))
     finally:
-        store._update(f"DROP SILENT GRAPH <{EX}foreign>")
+        other._update(f"DROP SILENT GRAPH <{EX}foreign>")
 
 
 def test_protocol_dataset_and_union(store):
