@@ -44,6 +44,9 @@ PROPERTY_GROUP = {
     _D + "source": "Sources",
 }
 ORDER = {p: i for i, p in enumerate(PROPERTY_GROUP)}
+# who and in which role come first in a participation or an association
+FIRST = {p: i for i, p in enumerate((str(M8G.hasParticipant), PREFIXES["prov"] + "agent", str(M8G.role),
+                                     PREFIXES["prov"] + "hadRole"))}
 RELATION_NS = (str(THB), _O, _D, _S, str(M8G), PREFIXES["prov"], PREFIXES["eli"], PREFIXES["skos"])
 SCHEMA_TYPES = {"Action": "Project", "Programme": "FundingScheme", "Convention": "Legislation",
                 "Agency": "GovernmentOrganization", "Event": "Event", "Report": "Report",
@@ -131,7 +134,7 @@ class EntityView:
             return Value(term.value, href=term.value, external=True)
         lang = term.language
         note = None
-        if lang and lang.split("-")[0] != self.langs[0]:
+        if lang and lang.split("-")[0] != self.langs[0].split("-")[0]:
             note = lang
         return Value(term.value, lang=lang, note=note)
 
@@ -147,7 +150,7 @@ class EntityView:
             values = [self.value(o, depth) for o in objs]
             values.sort(key=lambda v: (v.external, v.text.casefold(), v.iri or ""))
             rows.append(Row(p, self.vocab.property_label(p, self.langs), values))
-        rows.sort(key=lambda r: (ORDER.get(r.prop, len(ORDER)), r.label.casefold()))
+        rows.sort(key=lambda r: (FIRST.get(r.prop, len(FIRST)), ORDER.get(r.prop, len(ORDER)), r.label.casefold()))
         return rows
 
     # -- the page -----------------------------------------------------------------------------------------
