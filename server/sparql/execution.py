@@ -79,14 +79,17 @@ def execute(store, job: Job) -> Outcome:
     except RecursionError:
         return Outcome.error(400, "the query is nested too deeply")
     except Exception as exc:  # the store failed: say so, never a traceback
-        from kb.store import QueryTimeout, StoreUnavailable
+        from kb.store import QueryTimeout, StoreError, StoreUnavailable
 
         if isinstance(exc, QueryTimeout):
             return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped",
                                  **{"Retry-After": "1"})
         if isinstance(exc, StoreUnavailable):
             return Outcome.error(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
-        return Outcome.error(500, f"the query failed: {exc}")
+        if isinstance(exc, (OSError, StoreError)):
+            return Outcome.error(500, f"the query failed: {exc}")
+        # the engine refused the query itself (an unsupported custom function and the like)
+        return Outcome.error(400, f"the query cannot be evaluated: {exc}")
     elapsed = (time.perf_counter() - started) * 1000
     headers = {"Server-Timing": f"query;dur={elapsed:.1f}", **out.headers}
     return Outcome(200, out.body, fmt.content_type, headers, kind, fmt.name, out.truncated)
