@@ -4,13 +4,18 @@ is deterministic, the query mix runs on it, and the tables have one row for ever
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 
-from bench import generate, queries, report
-from bench.targets import PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO, SIZES, TARGETS, evaluate
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: `bench` is not installed
+
+from bench import generate, queries, report  # noqa: E402
+from bench.targets import (PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO, SIZES, TARGETS,  # noqa: E402
+                           evaluate)
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +60,11 @@ def test_an_import_batch_conforms_with_its_world_as_context():
 def test_generator_is_deterministic():
     import os
     import subprocess
-    import sys
 
     def run(seed: int, hashseed: str) -> bytes:
         env = dict(os.environ, PYTHONHASHSEED=hashseed)
         return subprocess.run([sys.executable, "-m", "bench.generate", "--size", "3000", "--seed", str(seed)],
-                              capture_output=True, check=True, env=env).stdout
+                              capture_output=True, check=True, env=env, cwd=Path(__file__).resolve().parents[2]).stdout
 
     a, b, c = run(1, "1"), run(1, "2"), run(2, "1")
     assert a == b  # same seed, another process with another hash seed: the same bytes
