@@ -169,7 +169,7 @@ def start_virtuoso(data: Path, folder: Path, *, buffers: int = 20000) -> Peer:
     http_port, sql_port = free_port(), free_port()
     marker = folder / "loaded.txt"
     stamp = f"v2 {data.name} {data.stat().st_size} {int(data.stat().st_mtime)}"
-    if folder.exists() and not (marker.exists() and marker.read_text().strip() == stamp):
+    if folder.exists() and not (marker.exists() and marker.read_text().splitlines()[:1] == [stamp]):
         subprocess.run(["bash", str(script), "stop", str(folder)], cwd=ROOT, capture_output=True)
         shutil.rmtree(folder)  # a database of other data: start again from an empty one
     folder.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,9 @@ def start_virtuoso(data: Path, folder: Path, *, buffers: int = 20000) -> Peer:
     peer.sql_port = sql_port  # type: ignore[attr-defined]
     peer.pid = int((folder / "virtuoso.pid").read_text())  # type: ignore[attr-defined]
     if marker.exists():
-        peer.notes.append("database reused from an earlier run (same file)")
+        lines = marker.read_text().splitlines()
+        peer.load_seconds = float(lines[1]) if len(lines) > 1 else None
+        peer.notes.append("database loaded by an earlier run from the same file (load time of that run)")
         return peer
     target = folder / data.name
     if not target.exists():
@@ -199,7 +201,7 @@ def start_virtuoso(data: Path, folder: Path, *, buffers: int = 20000) -> Peer:
     peer.load_seconds = time.perf_counter() - t0
     target.unlink()
     register_for_remote_store(peer)
-    marker.write_text(stamp)
+    marker.write_text(f"{stamp}\n{peer.load_seconds}\n")
     return peer
 
 
