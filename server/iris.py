@@ -26,6 +26,7 @@ _URL_SAFE = "/:@!$&'()*+,;=-._~%"
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _LENIENT = _UNRESERVED | frozenset(b":@!$&'()*+,;=?#[]")
+_UNSAFE_BYTE = re.compile(rb"[^\x21-\x7e]")
 MAX_PATH = 1024  # characters of an IRI path we look up; longer is refused with 414
 
 
@@ -71,6 +72,15 @@ def raw_path(request: Request) -> bytes:
         if "://" in raw:  # absolute-form request target
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]
         data = raw.encode("latin-1", "replace")  # WSGI strings are bytes decoded as latin-1
+        werkzeug_server = env.get("SERVER_SOFTWARE", "").startswith("Werkzeug")
+        if werkzeug_server and not data.isascii():
+            # Werkzeug's development server encodes the (latin-1 decoded) request line once more as UTF-8
+            try:
+                data = data.decode("utf-8").encode("latin-1")
+            except (UnicodeDecodeError, UnicodeEncodeError):
+                pass
+        # a client may send UTF-8 (or spaces) unescaped: escape every byte outside printable ASCII
+        data = _UNSAFE_BYTE.sub(lambda m: b"%%%02X" % m.group()[0], data)
         script = env.get("SCRIPT_NAME", "").encode("latin-1", "replace")
         if script and data.startswith(script + b"/"):
             data = data[len(script):]
@@ -78,14 +88,14 @@ def raw_path(request: Request) -> bytes:
         # prefix leaves the routed path shorter: take the matching tail.
         path = request.path
         decoded = unquote_to_bytes(data).decode("utf-8", "replace")
-        if decoded == path:
+        if decoded == path or (werkzeug_server and not raw.isascii()):  # (its routed path is mangled alike)
             return data
         if decoded.endswith(path):
             # find the shortest raw tail that decodes to the routed path
             for i in range(len(data)):
                 if data[i:i + 1] == b"/" and unquote_to_bytes(data[i:]).decode("utf-8", "replace") == path:
                     return data[i:]
-    return quote(request.path, safe=_URL_SAFE).encode("ascii")
+    return quote(request.path, safe=_URL_SAFE).encode("ascii")  # no raw URI from the server: re-escape
 
 
 class IriMap:

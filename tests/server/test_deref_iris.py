@@ -113,3 +113,27 @@ def test_forwarded_headers_are_honoured_only_when_trusted():
     untrusted = sample_app().test_client()
     r = untrusted.get(f"/id/{path}", headers=headers)
     assert r.headers["Location"] == f"http://localhost/doc/{path}.ttl"
+
+
+def raw_http(live, target: bytes, accept: str = "text/turtle") -> tuple[bytes, dict[bytes, bytes]]:
+    """One request with exactly these bytes as its target (clients may send UTF-8 unescaped)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", live.port)) as s:
+        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nAccept: " + accept.encode() +
+                  b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    headers = dict(line.split(b": ", 1) for line in head[1:] if b": " in line)
+    return head[0], headers
+
+
+def test_unescaped_utf8_in_the_request_target(live):
+    status, headers = raw_http(live, "/id/place/são-tomé".encode("utf-8"))
+    assert b" 303 " in status and headers[b"Location"].endswith(b"/doc/place/s%C3%A3o-tom%C3%A9.ttl")
+    status, _ = raw_http(live, "/doc/place/são-tomé.ttl".encode("utf-8"))
+    assert b" 200 " in status
+    status, _ = raw_http(live, b"/doc/place/\xff\xfe.ttl")
+    assert b" 404 " in status
