@@ -48,6 +48,14 @@ def _kb():
     return current_app.extensions["kb"]
 
 
+def _accept():
+    """The request's Accept header without media type parameters (`text/turtle; charset=utf-8` is a request
+    for Turtle, which Werkzeug would not match with the offer `text/turtle`)."""
+    from werkzeug.datastructures import MIMEAccept
+
+    return MIMEAccept([(value.split(";")[0].strip(), q) for value, q in request.accept_mimetypes])
+
+
 def _local(iri: str) -> str:
     """The URL on this server of an IRI under the base (links in pages stay on the server that shows them)."""
     base = _kb().iris.base
@@ -57,7 +65,7 @@ def _local(iri: str) -> str:
 # --- errors and reports ------------------------------------------------------------------------------
 
 def _error(exc: ImportFailed) -> Response:
-    mt = request.accept_mimetypes.best_match(ERROR_TYPES, default="text/plain")
+    mt = _accept().best_match(ERROR_TYPES, default="text/plain")
     headers = {}
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="thb-kb"'
@@ -141,10 +149,10 @@ def _get_graph(graph: str) -> Response:
         except ValueError as exc:
             return Response(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     else:
-        mt = request.accept_mimetypes.best_match(["text/html"] + RDF_TYPES, default="text/turtle")
-        if mt == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["text/turtle"]:
+        mt = _accept().best_match(["text/html"] + RDF_TYPES, default="text/turtle")
+        if mt == "text/html" and _accept()["text/html"] > _accept()["text/turtle"]:
             return _graph_page(graph)
-        mt = request.accept_mimetypes.best_match(RDF_TYPES, default="text/turtle")
+        mt = _accept().best_match(RDF_TYPES) if accept else "text/turtle"
     if accept and mt is None:
         return Response("no acceptable RDF format; offered: " + ", ".join(RDF_TYPES) + "\n", status=406,
                         content_type="text/plain; charset=utf-8")
@@ -185,7 +193,7 @@ def _graph_list() -> Response:
     for g in sorted(counts):
         mine = [r for r in records if g in r["graphs"]]
         rows.append({"graph": g, "triples": counts[g], "imports": len(mine), "last_import": mine[0] if mine else None})
-    mt = request.accept_mimetypes.best_match(LIST_TYPES, default="text/html")
+    mt = _accept().best_match(LIST_TYPES, default="text/html")
     if mt == "application/json":
         return Response(json.dumps({"graphs": rows}, indent=2), content_type="application/json")
     if mt == "text/turtle":
@@ -345,11 +353,15 @@ def genid(key: str):
         triples.add(ox.Triple(row["s"], row["p"], iri))
     if not triples:
         return Response(f"nothing is known about {iri.value}\n", status=404, content_type="text/plain; charset=utf-8")
-    mt = request.accept_mimetypes.best_match(["text/html"] + RDF_TYPES[:4], default="text/turtle")
-    if mt == "text/html":
+    accept = _accept()
+    if request.headers.get("Accept") and accept["text/html"] > accept["text/turtle"]:
         rows = sorted(triples, key=lambda t: (t.subject != iri, str(t.predicate), str(t.object)))
         return Response(render_template("genid.html", iri=iri.value, rows=rows, local=_local), content_type="text/html; charset=utf-8",
                         headers={"Vary": "Accept"})
+    mt = accept.best_match(RDF_TYPES[:4]) if request.headers.get("Accept") else "text/turtle"
+    if mt is None:
+        return Response("no acceptable format; offered: text/html, " + ", ".join(RDF_TYPES[:4]) + "\n", status=406,
+                        content_type="text/plain; charset=utf-8")
     info = rdfio.format_for(media_type=mt)
     data = ox.serialize(sorted(triples, key=str), format=info.ox,
                         **({"prefixes": PREFIXES} if info.name == "turtle" else {}))

@@ -93,7 +93,10 @@ def test_skolem_iris_dereference(gsp, kbstore):
     assert r.status_code == 200
     triples = list(ox.parse(r.data, ox.RdfFormat.TURTLE))
     assert any(t.subject.value == skolem and t.object == ox.Literal("one") for t in triples)
-    assert gsp.get(path, headers={"Accept": "text/html"}).status_code == 200
+    assert gsp.get(path, headers={"Accept": "text/html"}).content_type.startswith("text/html")
+    assert gsp.get(path, headers={"Accept": "*/*"}).content_type.startswith("text/turtle")
+    assert gsp.get(path, headers={"Accept": "application/n-triples"}).content_type.startswith("application/n-triples")
+    assert gsp.get(path, headers={"Accept": "image/png"}).status_code == 406
     assert gsp.get("/.well-known/genid/0123abcd").status_code == 404
 
 
