@@ -119,6 +119,7 @@ def thing(_path: str):
 def _resolve_document(raw: bytes) -> tuple[str, DocFormat | None]:
     """(thing path, format named by the suffix or None) of a raw /doc/ path; 404 when not described."""
     stem_raw, ext = negotiation.split_suffix(raw.decode("ascii", "replace"))
+    ext = ext.lower() if ext is not None else None
     if ext is not None and ext in negotiation.BY_SUFFIX:
         path = resolve(stem_raw.encode("ascii"))
         if path is not None:

@@ -205,3 +205,8 @@ def test_signposting_links(c):
     assert f'<{AGENCY}>; rel="cite-as"' in link
     doc = c.get(f"/doc/{PATH}.ttl").headers["Link"]
     assert f'<{BASE}doc/{PATH}>; rel="cite-as"' in doc and 'rel="license"' in doc
+
+
+def test_suffixes_ignore_case(c):
+    r = c.get(f"/doc/{PATH}.TTL")
+    assert r.status_code == 200 and r.mimetype == "text/turtle"
