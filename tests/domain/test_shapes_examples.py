@@ -46,3 +46,20 @@ def test_example(file, shape, conforms, path):
     else:
         assert results, f"{file} should fail on {shape} {path}"
         assert {(r.shape, r.path) for r in results} == {(shape, path)}, [(r.shape, r.path, r.message) for r in results]
+
+
+def test_end_date_that_disagrees_with_the_interval_end_is_a_violation():
+    """Regression: the date-agreement constraint once bound the interval outside its UNION and missed this."""
+    import datetime
+
+    from rdflib import Literal, URIRef
+
+    schema_end = URIRef("https://schema.org/endDate")
+    data = Graph()
+    data += CONTEXT
+    data += load(EXAMPLES_DIR / "event-EventShape-valid.ttl")
+    event, end = next((s, o) for s, o in data.subject_objects(schema_end))
+    assert validate(data) == []
+    data.set((event, schema_end, Literal(end.toPython() + datetime.timedelta(days=1))))
+    results = validate(data)
+    assert {(r.shape, r.path) for r in results} == {(URIRef("https://w3id.org/thb-kb/shapes#EventShape"), schema_end)}
