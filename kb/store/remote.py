@@ -96,6 +96,8 @@ def _query_form_or_refuse(sparql: str) -> str:
 
 
 class RemoteStore(Store):
+    generic = False  # True: never use an engine's own dialect (the tests run the SPARQL 1.1 path on Virtuoso)
+
     def __init__(self, iris: Iris, url: str, settings: Mapping[str, Any]):
         super().__init__(iris)
         if not url.startswith(("http://", "https://")):
@@ -173,7 +175,7 @@ class RemoteStore(Store):
             raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({reason})") from None
         except requests.exceptions.RequestException as exc:
             raise StoreUnavailable(f"the SPARQL store at {where} failed: {type(exc).__name__}") from None
-        if not self._virtuoso and resp.headers.get("Server", "").startswith("Virtuoso"):
+        if not self._virtuoso and not self.generic and resp.headers.get("Server", "").startswith("Virtuoso"):
             self._virtuoso = True
         if resp.status_code >= 400:
             self._raise_for(resp, where)

@@ -21,14 +21,24 @@ def t(s, o):
 
 
 @pytest.fixture()
-def store(virtuoso):
+def store(virtuoso, dialect):
     s = virtuoso.empty_store()
     s.replace_graph(G1, [t("a", "1"), t("b", "2")])
     s.replace_graph(G2, [t("c", "3")])
     return s
 
 
-def test_virtuoso_system_graphs_and_foreign_graphs_stay_out(virtuoso):
+@pytest.fixture(params=["virtuoso-dialect", "sparql11-protocol"])
+def dialect(request, monkeypatch):
+    """Virtuoso's own way (graph exclusion pragmas) and the plain SPARQL 1.1 Protocol way (the registered
+    graphs as default-graph-uri / named-graph-uri) that other engines get."""
+    from kb.store.remote import RemoteStore
+
+    monkeypatch.setattr(RemoteStore, "generic", request.param == "sparql11-protocol")
+    return request.param
+
+
+def test_virtuoso_system_graphs_and_foreign_graphs_stay_out(virtuoso, dialect):
     from kb.store import open_store
 
     # another application's data on the same engine, written behind thb-kb's back
