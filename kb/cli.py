@@ -268,7 +268,15 @@ def settings_cmd(markdown):
 
 
 def main():
-    cli(prog_name="kb")
+    try:
+        cli(prog_name="kb")
+    except Exception as exc:  # a store that is down or failing: a message and exit 2, never a traceback
+        from .store.base import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
