@@ -170,3 +170,17 @@ def test_bulk_write_commits_in_one_step_with_progress(faulty_virtuoso):
     rows = list(store.query(f"SELECT ?leaf WHERE {{ ?a <{EX}p> ?b . ?b <{EX}p> ?leaf }}"))
     assert [r["leaf"].value for r in rows] == ["leaf"]  # the blank nodes stayed one structure
     assert store.staging_graphs() == []
+
+
+@pytest.mark.parametrize("args", [["stats"], ["query", "ASK {}"], ["export"], ["load"]])
+def test_the_cli_says_the_store_is_down_without_a_traceback(args, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "KB_STORE": f"sparql+http://127.0.0.1:{free_port()}/sparql", "KB_REMOTE_TIMEOUT": "2"}
+    kb = str(Path(sys.executable).with_name("kb"))
+    proc = subprocess.run([kb, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-1000:]
+    assert "not reachable" in proc.stderr and "Traceback" not in proc.stderr
