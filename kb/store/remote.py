@@ -56,7 +56,7 @@ NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 CREATOR = "http://purl.org/dc/terms/creator"
 
-_DATASET_CLAUSE = re.compile(r"\bFROM\b", re.IGNORECASE)
+_DATASET_CLAUSE = re.compile(r"(?<![?$:\w])FROM\b(?!\s*:)", re.IGNORECASE)
 _STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
                     r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')
 _VIRTUOSO_BNODE = re.compile(rb'("bnode"\s*,\s*"value"\s*:\s*"|<bnode>)nodeID://')
@@ -130,6 +130,8 @@ class RemoteStore(Store):
         if update:
             sw.setRequestMethod(POSTDIRECTLY)
         sw.setQuery(text)
+        if update:
+            sw.queryType = "INSERT"  # always the update URL, whatever the first keyword
         return sw
 
     def _send(self, sw: SPARQLWrapper, accept: str | None, timeout: float | None,
