@@ -252,6 +252,9 @@ def compress(resp: Response) -> Response:
         return resp
     resp.set_data(gzip.compress(data, compresslevel=5, mtime=0))
     resp.headers["Content-Encoding"] = "gzip"
+    etag, weak = resp.get_etag()
+    if etag and not weak:  # other bytes than the identity body: a strong validator would lie (as nginx does)
+        resp.set_etag(etag, weak=True)
     vary = resp.headers.get("Vary")
     if not vary:
         resp.headers["Vary"] = "Accept-Encoding"
