@@ -104,6 +104,99 @@ def _fast_focus_membership() -> None:
     Validator.make_executor = make_executor
 
 
+class _ParamList(list):
+    """pySHACL's list of constraint parameters, with a set for `in` (tested for every predicate of every
+    shape on every validation step); `copy()` keeps the speed-up (pySHACL copies it in advanced mode)."""
+
+    def __init__(self, items=()):
+        super().__init__(items)
+        self._members = set(self)
+
+    def __contains__(self, item) -> bool:
+        return item in self._members
+
+    def append(self, item) -> None:
+        super().append(item)
+        self._members.add(item)
+
+    def copy(self) -> "_ParamList":
+        return _ParamList(self)
+
+
+def _fast_pyshacl_internals() -> None:
+    """Two per-focus-node costs of pySHACL that do not depend on the focus node: the regex checks of a
+    SPARQL constraint's text (cached by text), and list membership of constraint parameters (a set)."""
+    from pyshacl import shape as shape_mod
+    from pyshacl.constraints import ALL_CONSTRAINT_PARAMETERS, CONSTRAINT_PARAMETERS_MAP
+    from pyshacl.helper.sparql_query_helper import SPARQLQueryHelper
+
+    if getattr(SPARQLQueryHelper.check_invalid_sparql, "_kb_cached", False):
+        return
+    shape_mod.CONSTRAINT_PARAMS = (_ParamList(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
+    original = SPARQLQueryHelper.check_invalid_sparql
+    passed: set = set()
+
+    def check_invalid_sparql(self, sparql_text, valuenode=None, extravars=None):
+        key = (sparql_text, valuenode is not None, tuple(sorted(extravars or ())))
+        if key in passed:
+            return True
+        result = original(self, sparql_text, valuenode=valuenode, extravars=extravars)  # raises if invalid
+        passed.add(key)
+        return result
+
+    check_invalid_sparql._kb_cached = True
+    SPARQLQueryHelper.check_invalid_sparql = check_invalid_sparql
+
+
+class _CachedGraph(Graph):
+    """A copy of the trusted shapes graph whose triple look-ups are memoised: pySHACL reads the same shape
+    parameters again for every focus node. The cache is dropped on any change to the graph."""
+
+    def __init__(self, source: Graph):
+        super().__init__()
+        for prefix, ns in source.namespaces():
+            self.bind(prefix, ns, override=True)
+        for t in source:
+            super().add(t)
+        self._memo: dict = {}
+
+    def triples(self, pattern):
+        try:
+            hit = self._memo.get(pattern)
+        except TypeError:  # an unhashable pattern term: no memo
+            yield from super().triples(pattern)
+            return
+        if hit is None:
+            hit = self._memo[pattern] = list(super().triples(pattern))
+        yield from hit
+
+    def add(self, triple):
+        self._memo.clear()
+        return super().add(triple)
+
+    def addN(self, quads):  # noqa: N802 - rdflib's name
+        self._memo.clear()
+        return super().addN(quads)
+
+    def remove(self, triple):
+        self._memo.clear()
+        return super().remove(triple)
+
+
+_cached_shapes: Graph | None = None
+
+
+def _shapes_for(engine: str) -> Graph:
+    """The memoised shapes graph for the Oxigraph engine; the plain one for the rdflib reference engine
+    (so the tests comparing both engines also check the memo)."""
+    global _cached_shapes
+    if engine == "rdflib":
+        return validation.shapes_graph()
+    if _cached_shapes is None:
+        _cached_shapes = _CachedGraph(validation.shapes_graph())
+    return _cached_shapes
+
+
 def _truthy_oxigraph_graphs() -> None:
     """pySHACL evaluates the truth value of its data graph for every result; on its Oxigraph data graph that
     is `len()`, a COUNT over the whole store. Our data graph is never empty: make it True at once."""
@@ -124,6 +217,7 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
 
     _install_query_cache()
     _fast_focus_membership()
+    _fast_pyshacl_internals()
     kwargs = {}
     if focus:
         kwargs["focus_nodes"] = [URIRef(f) for f in focus]
@@ -138,7 +232,7 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
                       for t in ox.parse(data_nt + b"\n" + _ontology_ntriples(), ox.RdfFormat.N_TRIPLES))
         kwargs["inplace"] = True
     _, report_graph, _ = pyshacl.validate(
-        g, shacl_graph=validation.shapes_graph(), ont_graph=None, inference="none", advanced=True,
+        g, shacl_graph=_shapes_for(engine or ENGINE), ont_graph=None, inference="none", advanced=True,
         allow_warnings=False, allow_infos=False, meta_shacl=False, js=False, do_owl_imports=False,
         **kwargs)
     return report_graph.serialize(format="nt", encoding="utf-8")
