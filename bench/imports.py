@@ -77,6 +77,11 @@ def big_file(data: Path, size: int, folder: Path, *, timeout: float = 600) -> di
     if secs is None:
         return {"what": what, "value": size / timeout, "unit": " triples/s", "size": label,
                 "note": f"did not finish in {timeout:.0f} s: the rate is an upper bound"}
+    if code == 1 and "does not conform" in tail:
+        # the generated data conforms (tests/bench check it against the shapes), so this rejection is the
+        # importer's; an import that succeeded would have taken at least as long: the rate is an upper bound
+        return {"what": what, "value": size / secs, "unit": " triples/s", "size": label, "seconds": secs,
+                "note": f"REJECTED after {secs:.0f} s although the file conforms (upper bound): {tail.strip()[-160:]}"}
     if code != 0:
         return {"what": what, "value": None, "note": f"exit {code}: {tail.strip()[-200:]}"}
     return {"what": what, "value": size / secs, "unit": " triples/s", "size": label, "seconds": secs, "note": ""}
