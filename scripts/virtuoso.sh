@@ -15,6 +15,9 @@
 #   KB_STORE=sparql+http://127.0.0.1:HTTP_PORT/sparql KB_SPARQL_UPDATE_URL=http://127.0.0.1:HTTP_PORT/sparql-auth
 #   KB_SPARQL_USER=kb KB_SPARQL_PASSWORD=kb-secret
 # The DBA password is VIRTUOSO_DBA_PASSWORD (default dba: a throwaway database on loopback only).
+# Sizing (read at start): VIRTUOSO_BUFFERS (8 KB pages of cache, default 20000 = 160 MB; give it about 2/3
+# of the RAM you can spare for millions of triples), VIRTUOSO_DIRTY_BUFFERS, VIRTUOSO_MAX_QUERY_MEM (1G),
+# VIRTUOSO_MAX_ROWS (ResultSetMaxRows, default 1000000), VIRTUOSO_MAX_SECONDS (MaxQueryExecutionTime, 120).
 set -euo pipefail
 cmd=${1:-start}
 shift || true
