@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import cli_timings, generate, imports, load, peers, queries
-from .peers import Peer, PeerUnavailable
+from .peers import Peer
 from .targets import PEER_ENGINE, PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO
 
 RESULTS = Path(__file__).resolve().parent / "results"
