@@ -24,7 +24,7 @@ import pyoxigraph as ox
 from kb.namespaces import PREFIXES
 
 from .iris import IriMap
-from .labels import DESCRIPTION_PROPS, LABEL_PROPS
+from .labels import DESCRIPTION_PROPS, LABEL_PROPS, label_triples
 
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 FOAF = PREFIXES["foaf"]
@@ -34,7 +34,6 @@ XSD_DATETIME = ox.NamedNode(PREFIXES["xsd"] + "dateTime")
 MAX_BNODE_DEPTH = 4
 GENID = ".well-known/genid/"  # skolem IRIs (kb.skolem): shown and closed over like blank nodes
 DOC_PREFIXES = dict(PREFIXES) | {"hydra": HYDRA}
-_LABELS_IN = ", ".join(f"<{p}>" for p in LABEL_PROPS)  # FILTER IN: much faster than a VALUES join here
 HEAD_PROPS = frozenset((*LABEL_PROPS, *DESCRIPTION_PROPS, PREFIXES["rdf"] + "type"))
 _HEAD_IN = ", ".join(f"<{p}>" for p in HEAD_PROPS)
 
@@ -174,7 +173,7 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
             doc.via.append(ox.Triple(r["s"], r["p"], b))
             via_nodes.append(b)
     doc.via += _closure(store, subject, via_nodes, prefix, incoming=True)
-    doc.labels = labels_of(store, _mentioned(doc))
+    doc.labels = label_triples(store, _mentioned(doc))
     doc.meta = metadata(imap, doc, modified, license_iri)
     return doc
 
@@ -187,14 +186,6 @@ def _mentioned(doc: Document) -> set[str]:
                 iris.add(term.value)
     iris.discard(doc.subject)
     return iris
-
-
-def labels_of(store, iris: set[str]) -> list[ox.Triple]:
-    if not iris:
-        return []
-    values = " ".join(f"<{i}>" for i in sorted(iris) if ">" not in i)
-    q = f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({_LABELS_IN})) }}"
-    return [ox.Triple(r["x"], r["p"], r["l"]) for r in store.query(q)]
 
 
 def metadata(imap: IriMap, doc: Document, modified: dt.datetime | None, license_iri: str | None) -> list[ox.Triple]:

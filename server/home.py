@@ -14,6 +14,7 @@ from kb.store import StoreError
 from .catalog import KEYWORDS
 from .charts import bar_chart
 from .iris import IriMap
+from .labels import DEFAULT_LANG, best_labels
 from .metadata_common import per_version
 
 bp = Blueprint("home", __name__)
@@ -24,8 +25,6 @@ CLASS_NAMES = {"Action": "Actions", "Programme": "Programmes", "Convention": "Co
 # the class index pages (server/pages.py, `/class/<name>`), linked from the counts when that module is loaded
 INDEX_NAMES = {"Action": "action", "Programme": "programme", "Convention": "convention", "Agency": "agency",
                "Event": "event", "Report": "report", "SourceDocument": "document"}
-LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/02/skos/core#prefLabel",
-          "http://purl.org/dc/terms/title", "https://schema.org/name")
 
 
 def kb():
@@ -45,28 +44,10 @@ def latest_events(store, base: str, limit: int = LATEST) -> list[EventItem]:
     q = (f"SELECT ?e (MAX(STR(?d)) AS ?start) WHERE {{ ?e a <{THB.Event}> ; <{SCHEMA.startDate}> ?d }} "
          f"GROUP BY ?e ORDER BY DESC(?start) ?e LIMIT {int(limit)}")
     rows = [(row["e"].value, row["start"].value) for row in store.query(q)]
-    labels = best_labels(store, [iri for iri, _ in rows])
+    labels = best_labels(store, [iri for iri, _ in rows], [DEFAULT_LANG])  # the rule of the entity pages
     imap = IriMap(base)
     return [EventItem(iri, imap.local_url(iri), labels.get(iri) or iri.rsplit("/", 1)[-1], start[:10])
             for iri, start in rows]
-
-
-def best_labels(store, iris: list[str]) -> dict[str, str]:
-    """Label of each IRI: by property order (rdfs:label, skos:prefLabel, dct:title, schema:name), then
-    English, untagged, any other language."""
-    if not iris:
-        return {}
-    values = " ".join(f"<{i}>" for i in iris)
-    props = " ".join(f"<{p}>" for p in LABELS)
-    q = f"SELECT ?e ?p ?l WHERE {{ VALUES ?e {{ {values} }} VALUES ?p {{ {props} }} ?e ?p ?l FILTER(isLiteral(?l)) }}"
-    best: dict[str, tuple[tuple, str]] = {}
-    for row in store.query(q):
-        lang = (row["l"].language or "").lower()
-        rank = (LABELS.index(row["p"].value), 0 if lang.startswith("en") else 1 if lang == "" else 2, row["l"].value)
-        iri = row["e"].value
-        if iri not in best or rank < best[iri][0]:
-            best[iri] = (rank, row["l"].value)
-    return {iri: label for iri, (_, label) in best.items()}
 
 
 def events_per_year(store) -> list[tuple[int, int]]:

@@ -218,6 +218,33 @@ class Vocabulary:
         return (base + " de") if langs and langs[0] == "fr" else (base + " of")
 
 
+_LABELS_IN = ", ".join(f"<{p}>" for p in LABEL_PROPS)  # FILTER IN: much faster than a VALUES join on ?p
+
+
+def label_triples(store, iris: Iterable[str]) -> list[ox.Triple]:
+    """The label triples (rdfs:label, skos:prefLabel, dct:title, schema:name) of these IRIs, in one query."""
+    values = " ".join(f"<{i}>" for i in sorted(set(iris)) if ">" not in i)
+    if not values:
+        return []
+    q = f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({_LABELS_IN})) }}"
+    return [ox.Triple(r["x"], r["p"], r["l"]) for r in store.query(q)]
+
+
+def labels_of(store, iris: Iterable[str]) -> dict[str, list[tuple[int, str, str]]]:
+    """{iri: [(rank, lang, text)]} of these IRIs' labels, ready for `pick`."""
+    return label_map({"x": t.subject, "p": t.predicate, "l": t.object} for t in label_triples(store, iris))
+
+
+def best_labels(store, iris: Iterable[str], langs: list[str]) -> dict[str, str]:
+    """The label of each IRI in the reader's languages (the rule of `pick`); IRIs without a label are left out."""
+    out = {}
+    for iri, values in labels_of(store, iris).items():
+        got = pick(values, langs)
+        if got:
+            out[iri] = got[0]
+    return out
+
+
 def label_map(rows: Iterable[Mapping], *, rank_of: Mapping[str, int] | None = None) -> dict[str, list[tuple[int, str, str]]]:
     """Rows (?x ?p ?l) of a label query -> {iri: [(rank, lang, text)]}."""
     rank_of = rank_of or {p: i for i, p in enumerate(LABEL_PROPS)}

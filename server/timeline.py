@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
 
-from .labels import LABEL_PROPS, label_map, local_name, pick
+from .labels import labels_of, local_name, pick
 
 MAX_EVENTS = 300
 ROW, YEAR_ROW, TOP = 46, 30, 8
@@ -82,11 +82,7 @@ def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event
     cut = len(rows) > MAX_EVENTS
     events = list(rows.items())[:MAX_EVENTS]
     need = {e for e, _ in events} | {v["type"] for _, v in events if v["type"]}
-    labels = {}
-    if need:
-        values = " ".join(f"<{i}>" for i in need)
-        props = ", ".join(f"<{p}>" for p in LABEL_PROPS)
-        labels = label_map(store.query(f"SELECT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({props})) }}"))
+    labels = labels_of(store, need)
 
     def lbl(i: str) -> str:
         got = pick(labels.get(i, []), langs)

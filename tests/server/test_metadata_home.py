@@ -133,3 +133,25 @@ def test_dataset_markup_cannot_close_its_script(metadata_store):
     text = get_home(app.test_client())
     assert "<script>alert(1)" not in text
     assert dataset_markup(text)["publisher"]["name"] == evil  # still the same text for a JSON reader
+
+
+def test_latest_events_are_named_as_their_pages_name_them():
+    """The home page and the entity page pick a label by the same rule (server.labels): the reader's language
+    first (English here), then the label property. An event whose rdfs:label is French and whose dct:title is
+    English is listed under its English title, as its own page is headed."""
+    from conftest import make_settings
+    from kb.store import open_store
+    from server import create_app
+
+    event = BASE + "id/event/2020-01-01-atelier"
+    ttl = f"""<{event}> a <https://w3id.org/thb-kb/def#Event> ;
+        <http://www.w3.org/2000/01/rdf-schema#label> "Atelier de Lisbonne"@fr ;
+        <http://purl.org/dc/terms/title> "Lisbon workshop"@en ;
+        <https://schema.org/startDate> "2020-01-01"^^<http://www.w3.org/2001/XMLSchema#date> ."""
+    store = open_store(make_settings())
+    store.replace_graph(BASE + "graph/fixture", [q.triple for q in ox.parse(ttl.encode(), format=ox.RdfFormat.TURTLE)])
+    client = create_app(make_settings(), store=store, load_if_empty=False).test_client()
+    listed = dict(Page(get_home(client)).links)["/doc/event/2020-01-01-atelier"]
+    page = client.get("/doc/event/2020-01-01-atelier", headers={"Accept": "text/html", "Accept-Language": "en"})
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page.get_data(as_text=True), re.S).group(1)
+    assert listed == "Lisbon workshop" and "Lisbon workshop" in heading
