@@ -1,4 +1,4 @@
-"""`kb validate` runs pySHACL over an Oxigraph store (with two speed fixes, see kb.validate_cmd); it must find
+"""`kb validate` runs pySHACL over an Oxigraph store (with two speed fixes, see kb.pyshacl_speedups); it must find
 exactly what kb.validation.validate (pySHACL over rdflib, the import path) finds on the same data."""
 
 from __future__ import annotations
