@@ -29,11 +29,13 @@ callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as fro
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import threading
 import time
 import uuid
+import weakref
 from collections import defaultdict
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -109,10 +111,11 @@ class RemoteStore(Store):
         self.staging_base = f"{iris.base}store/staging/"
         self.leases = f"{iris.base}store/staging-leases"
         self._empty = f"{iris.base}store/empty"  # a graph that never holds anything
-        self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._session = _new_session()
+        # gunicorn forks its workers after the app (and this store) was made: a child must not share the
+        # parent's pooled connections, so each process gets its own session.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (lambda s: s and setattr(s, "_session", _new_session()))(ref()))
         user, password = settings.get("sparql_user"), settings.get("sparql_password")
         self._credentials = (user, password or "") if user else None
         self._auth = HTTPDigestAuth(*self._credentials) if self._credentials else None
@@ -508,6 +511,14 @@ class RemoteStore(Store):
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def _dataset_params(dataset) -> list[tuple[str, str]]:
     if dataset is None:
         return []

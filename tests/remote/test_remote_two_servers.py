@@ -1,4 +1,4 @@
-"""Two gunicorn servers on one Virtuoso: the app tier keeps no state of its own. Both give the same answers
+"""Two gunicorn servers (two workers each) on one Virtuoso: the app tier keeps no state of its own. Both give the same answers
 (bodies and ETags), and a write through one is visible through the other at once. `kb load` against the
 remote store shows its progress."""
 
@@ -52,7 +52,7 @@ def two_servers(virtuoso_factory):
     require_binary("virtuoso-t")
     virtuoso = virtuoso_factory("two-servers")
     virtuoso.empty_store()
-    env = {**os.environ, **virtuoso.env(KB_WRITE_TOKEN=TOKEN, KB_RATE_LIMIT="0", KB_THREADS="4",
+    env = {**os.environ, **virtuoso.env(KB_WRITE_TOKEN=TOKEN, KB_RATE_LIMIT="0", KB_THREADS="4", KB_WORKERS="2",
                                         KB_LOG_LEVEL="WARNING")}
     load = subprocess.run([KB, "load"], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert load.returncode == 0, load.stderr[-2000:]
@@ -111,6 +111,8 @@ def test_two_servers_agree_and_see_each_others_writes_at_once(two_servers):
     etag_a, body_a = doc(a, path)
     etag_b, body_b = doc(b, path)
     assert etag_a and etag_a == etag_b and body_a == body_b
+    for _ in range(6):  # two gunicorn workers each (forked after the store was opened): all agree
+        assert doc(a, path) == doc(b, path) == (etag_a, body_a)
 
     # a write through A ...
     turtle = (f"<{agency}> <http://www.w3.org/2004/02/skos/core#altLabel> \"two-servers test label\"@en .\n").encode()
