@@ -333,7 +333,7 @@ class Importer:
                                                  full=full_validation, progress=say)
             except ValidationTimeout as exc:
                 raise ValidationTimedOut(f"{exc} (KB_VALIDATION_TIMEOUT={self.validation_timeout:g}: raise it, "
-                                         f"or import large trusted files with 0, no limit)") from None
+                                         f"e.g. KB_VALIDATION_TIMEOUT=3600 for a large trusted file)") from None
             say(f"validated: {report.count('violation')} violation(s), {report.count('warning')} warning(s)")
             if report.fails("violation"):
                 raise Invalid(f"the data does not conform to the shapes: {report.count('violation')} "
