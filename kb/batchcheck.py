@@ -17,7 +17,12 @@ changes), provided no shape reads further than OUTGOING_DEPTH hops from its focu
 Results whose focus node is only a referrer (R, not S or O) were possibly there before the change; such
 violations are re-checked on K and only the new ones count.
 
-pySHACL runs in kb.shacl_runner (in-process, or in warm worker processes that a timeout kills).
+Large batches are validated in chunks of FOCUS_CHUNK focus nodes, each with its own context, by two worker
+processes in parallel. pySHACL runs in kb.shacl_runner (in-process, or in warm worker processes that a
+timeout kills).
+
+Measured on the 2-core machine (load 2-3, shapes of 2026-11-24): a 1,000-triple import into a 1M-triple KB,
+validated and committed, 0.13-0.24 s; a 100k-triple file, 10k triples/s end to end.
 """
 
 from __future__ import annotations
