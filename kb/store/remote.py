@@ -496,6 +496,20 @@ class RemoteStore(Store):
         except StoreError:
             pass  # the store is gone: the next write removes the leftovers (clean_staging)
 
+    def register_graphs(self, graphs: Iterable[str]) -> str:
+        """Make graphs loaded into the engine by other means (e.g. Virtuoso's bulk loader) part of the KB;
+        bumps the version. Other app servers on Virtuoso see them after a restart (their list of excluded
+        graphs is made once)."""
+        graphs = sorted(set(graphs))
+        for g in graphs:
+            ox.NamedNode(g)  # ValueError for a bad IRI
+        version_text, new_version = self._version_update()
+        triples = " ".join(f"<{g}> <{RDF_TYPE}> <{NAMED_GRAPH}> ." for g in [*graphs, self.iris.meta_graph])
+        with self._write_lock:
+            self._update(f"INSERT DATA {{ GRAPH <{self.registry}> {{ {triples} }} }} ;\n{version_text}")
+        self._pragmas = None
+        return new_version
+
     def reset(self) -> None:
         """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
         (Other graphs on the same engine are left alone.)"""

@@ -120,3 +120,12 @@ def test_a_store_row_cap_is_never_silent(capped):
     out = io.BytesIO()
     store.dump(out, ox.RdfFormat.N_QUADS)
     assert len(list(ox.parse(out.getvalue(), ox.RdfFormat.N_QUADS))) == 252
+
+
+def test_graphs_loaded_behind_the_kbs_back_join_it_when_registered(store):
+    g = BASE + "graph/bulk-loaded"
+    store._update(f'INSERT DATA {{ GRAPH <{g}> {{ <{EX}z> a <{EX}Thing> ; <{EX}p> "bulk" }} }}')
+    assert not bool(store.query('ASK { ?s ?p "bulk" }')) and g not in store.graphs()
+    before = store.version()
+    assert store.register_graphs([g]) == store.version() != before
+    assert bool(store.query('ASK { ?s ?p "bulk" }')) and g in store.graphs() and store.count(g) == 2
