@@ -13,9 +13,11 @@ import threading
 from collections import OrderedDict
 from typing import Any, Hashable
 
+from .streaming import BUFFER_BYTES
+
 MAX_ENTRIES = 1024
 MAX_BYTES = 64 * 1024 * 1024
-MAX_ENTRY_BYTES = 4 * 1024 * 1024
+MAX_ENTRY_BYTES = BUFFER_BYTES  # bigger answers are streamed, never kept
 
 
 def normalise(query: str) -> str:
@@ -77,5 +79,5 @@ class ResponseCache:
                 job.max_rows, fmt, version)
 
     def store(self, key: tuple, outcome) -> None:
-        if outcome.status == 200 and len(outcome.body) <= MAX_ENTRY_BYTES:
+        if outcome.status == 200 and outcome.stream is None and len(outcome.body) <= MAX_ENTRY_BYTES:
             self.responses.put(key, outcome)

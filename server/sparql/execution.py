@@ -1,18 +1,20 @@
 """Running one query: the safety check, evaluation, negotiation, serialisation with the row cap.
 
-`execute(store, job)` is a pure function of the store and the request's parameters; it returns an
-`Outcome` (status, headers, body) and never raises for bad input. It runs
+`execute(store, job, send)` is a function of the store and the request's parameters; it sends its answer
+as messages (`streaming`: a whole `Outcome`, or a streamed head, chunks and END) and never raises for bad
+input. It runs
 
 * in a worker process of `pool.WorkerPool` for the embedded on-disk store: the worker can be killed when the
   query outlives its timeout, which is the only way to stop a pyoxigraph evaluation;
-* in the request thread for an in-memory store (tests, demos) and for the remote store. In memory there is
-  no hard timeout (pyoxigraph cannot be interrupted and the data cannot be shared with another process; the
-  row cap still bounds the answer); the remote store passes the timeout to the remote engine and to its
-  HTTP client, and answers 503 when it expires.
+* in a thread of the serving process for an in-memory store (tests, demos) and for the remote store
+  (`streaming.run_in_thread`). In memory there is no hard timeout (pyoxigraph cannot be interrupted and the
+  data cannot be shared with another process; the row cap still bounds the answer); the remote store passes
+  the timeout to the remote engine and to its HTTP client, and answers 503 when it expires.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ import pyoxigraph as ox
 
 from . import results as res
 from .safety import QueryRefused, check
+from .streaming import BUFFER_BYTES, Cancelled, ChunkWriter, Failed
+
+log = logging.getLogger("thb-kb.sparql")
 
 
 _POSITION = re.compile(r"error at (\d+):(\d+):")
@@ -37,6 +42,7 @@ class Job:
     timeout: float = 30.0
     union_default_graph: bool = True
     base_iri: str | None = None  # relative IRIs in the query resolve against it (the KB base)
+    buffer_bytes: int = BUFFER_BYTES  # a bigger answer is streamed
 
 
 @dataclass
@@ -48,6 +54,8 @@ class Outcome:
     kind: str | None = None
     format: tuple[str, ...] | str | None = None  # the `format` parameter's values
     truncated: bool = False
+    streamed: bool = False  # True: the head of a streamed answer (its body follows in chunks)
+    stream: object = None  # in the serving process: the `streaming.Stream` of a streamed answer
 
     @classmethod
     def error(cls, status: int, message: str, **headers: str) -> "Outcome":
@@ -61,38 +69,73 @@ def parse_accept(value: str | None):
     return parse_accept_header(value, MIMEAccept) if value else None
 
 
-def execute(store, job: Job) -> Outcome:
+def execute(store, job: Job, send) -> None:
+    """Run the query and send its answer as messages (see `streaming`): one whole Outcome, or a streamed
+    head, chunks and END. `send` may raise `streaming.Cancelled` (the reader is gone): then this returns."""
     started = time.perf_counter()
+    state: dict = {}
     try:
         embedded = isinstance(getattr(store, "raw", None), ox.Store)
         analysis = check(job.query, store.has_graph, job.base_iri, strict=not embedded)
+        _answer(store, job, analysis, send, started, state)
+        body = state["writer"].finish()
+    except Cancelled:
+        return
+    except QueryRefused as exc:
+        return send(Outcome.error(exc.status, exc.message))
+    except res.NotAcceptable as exc:
+        return send(Outcome.error(406, exc.message))
+    except SyntaxError as exc:
+        return send(_syntax_error(job.query, str(exc)))
+    except RecursionError:
+        return send(Outcome.error(400, "the query is nested too deeply"))
+    except Exception as exc:  # the store failed: say so, never a traceback
+        outcome = _failure(exc, job)
+        writer = state.get("writer")
+        if writer is not None and writer.streaming:  # too late for a status: the stream is cut
+            log.warning("a streamed SPARQL answer broke off: %s", exc)
+            return send(Failed(outcome.body.decode("utf-8", "replace").strip()))
+        return send(outcome)
+    if body is not None:
+        elapsed = (time.perf_counter() - started) * 1000
+        head = state["writer"].head
+        head.body = body
+        head.streamed = False
+        head.headers["Server-Timing"] = f"query;dur={elapsed:.1f}"
+        send(head)
+
+
+def _answer(store, job: Job, analysis, send, started: float, state: dict) -> None:
+    """Evaluate, negotiate, apply the row cap and write. The pyoxigraph result objects live in this frame
+    only (never in `execute`'s, which the safety check's parser may keep in a reference cycle that another
+    thread collects: they must be dropped in the thread that made them). The writer goes into `state`."""
+    result = prepared = None
+    try:
         result = evaluate(store, job, has_dataset=bool(analysis.from_graphs or analysis.from_named))
         kind = res.kind_of(result)
         fmt = res.negotiate(kind, parse_accept(job.accept), job.format)
-        out = res.serialise(result, fmt, job.max_rows)
-    except QueryRefused as exc:
-        return Outcome.error(exc.status, exc.message)
-    except res.NotAcceptable as exc:
-        return Outcome.error(406, exc.message)
-    except SyntaxError as exc:
-        return _syntax_error(job.query, str(exc))
-    except RecursionError:
-        return Outcome.error(400, "the query is nested too deeply")
-    except Exception as exc:  # the store failed: say so, never a traceback
-        from kb.store import QueryTimeout, StoreError, StoreUnavailable
+        prepared = res.prepare(result, fmt, job.max_rows)
+        elapsed = (time.perf_counter() - started) * 1000
+        head = Outcome(200, b"", fmt.content_type, {"Server-Timing": f"query;dur={elapsed:.1f}", **prepared.headers},
+                       kind, fmt.name, prepared.truncated, streamed=True)
+        state["writer"] = writer = ChunkWriter(send, head, job.buffer_bytes, prepared.patch_tail)
+        res.write(prepared, writer)
+    finally:
+        del result, prepared
 
-        if isinstance(exc, QueryTimeout):
-            return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped",
-                                 **{"Retry-After": "1"})
-        if isinstance(exc, StoreUnavailable):
-            return Outcome.error(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
-        if isinstance(exc, (OSError, StoreError)):
-            return Outcome.error(500, f"the query failed: {exc}")
-        # the engine refused the query itself (an unsupported custom function and the like)
-        return Outcome.error(400, f"the query cannot be evaluated: {exc}")
-    elapsed = (time.perf_counter() - started) * 1000
-    headers = {"Server-Timing": f"query;dur={elapsed:.1f}", **out.headers}
-    return Outcome(200, out.body, fmt.content_type, headers, kind, fmt.name, out.truncated)
+
+def _failure(exc: Exception, job: Job) -> Outcome:
+    from kb.store import QueryTimeout, StoreError, StoreUnavailable
+
+    if isinstance(exc, QueryTimeout):
+        return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped",
+                             **{"Retry-After": "1"})
+    if isinstance(exc, StoreUnavailable):
+        return Outcome.error(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
+    if isinstance(exc, (OSError, StoreError)):
+        return Outcome.error(500, f"the query failed: {exc}")
+    # the engine refused the query itself (an unsupported custom function and the like)
+    return Outcome.error(400, f"the query cannot be evaluated: {exc}")
 
 
 def evaluate(store, job: Job, *, has_dataset: bool = False):

@@ -8,10 +8,16 @@ a process that can be killed. Design:
   `<store>.sparql-checkpoints/` next to the store. Checkpoints are immutable snapshots.
 * A few worker processes (fresh interpreters, `KB_SPARQL_WORKERS`, default: the number of cores) open the
   current checkpoint read-only (`Store.read_only`), reopen it when the version changes, and run
-  `execution.execute`: safety check, evaluation, serialisation with the row cap. They send back the response
-  bytes.
+  `execution.execute`: safety check, evaluation, serialisation with the row cap. They send back the answer:
+  whole when it is small, else a head then chunks (`streaming`), at most WINDOW chunks ahead of the serving
+  process, which acknowledges each chunk it relays to the client. When the client leaves mid-way (the WSGI
+  server closes the body), the serving process sends STOP; the worker stops writing, answers ABORTED and is
+  idle again (a worker that does not answer within STOP_GRACE is killed and replaced).
 * The request thread waits for the answer until the deadline. When the deadline passes it kills the worker
-  (SIGKILL), answers 503, and a replacement worker starts in the background. A worker that crashes (the
+  (SIGKILL), answers 503, and a replacement worker starts in the background. The deadline counts the time
+  spent waiting for a worker and for its messages, also mid-stream (a lazily evaluated result can stall
+  there): then the worker is killed and the connection cut (the client sees an incomplete chunked body);
+  time spent waiting for a slow client to take the chunks does not count. A worker that crashes (the
   engine aborting on some input) is replaced the same way and the client gets 500.
 * While it waits, the request thread also watches the worker's resident memory: past `KB_QUERY_MEMORY` MiB
   the worker is killed the same way (503), before one query can exhaust the machine.
@@ -37,11 +43,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .execution import Job, Outcome
+from .streaming import END, Cancelled, Failed, Stream, StreamCut
 
 log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
 WATCH_INTERVAL = 0.2  # seconds between two looks at a running worker's memory
+WINDOW = 4  # streamed chunks a worker may send ahead of the serving process's acknowledgements
+STOP_GRACE = 5.0  # seconds a worker gets to stop a stream whose client left, before it is killed
+ACK, STOP, ABORTED = "ack", "stop", "aborted"  # stream control messages (END is in streaming)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -209,14 +219,18 @@ class WorkerPool:
 
     # -- running ------------------------------------------------------------------------------------
     def run(self, job: Job) -> Outcome:
-        deadline = time.monotonic() + job.timeout
+        """The first message of the answer: a whole Outcome, or a streamed head whose `stream` relays the
+        chunks. The timeout counts the time spent waiting for a worker and for its messages (not the time
+        spent waiting for a slow client to take the chunks)."""
+        budget = _Budget(job.timeout)
         try:
             path = self._current_checkpoint()
         except Exception as exc:
             return Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"})
+        waiting = time.monotonic()
         while True:
             try:
-                worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+                worker = self._idle.get(timeout=max(0.0, budget.remaining(waiting)))
             except queue.Empty:
                 return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
                                      **{"Retry-After": "5"})
@@ -224,35 +238,57 @@ class WorkerPool:
                 break
             log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.returncode)
             self._retire(worker)
+        budget.spent += time.monotonic() - waiting
         old_path = worker.path
         self._assign(worker, path)
         if old_path != path:
             self._cleanup()
         try:
             worker.conn.send((job, path))
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                if worker.conn.poll(min(remaining, WATCH_INTERVAL)):
-                    outcome = worker.conn.recv()
-                    self._idle.put(worker)
-                    return outcome
-                if self.max_memory and _rss(worker.pid) > self.max_memory:
-                    log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
-                                self.max_memory // 2**20)
-                    self._retire(worker)
-                    return Outcome.error(503, f"the query needed more than {self.max_memory // 2**20} MiB of "
-                                              "memory and was stopped; narrow it down or add a LIMIT",
-                                         **{"Retry-After": "1"})
+            first = self._receive(worker, job, budget)
+        except _Stopped as stop:
+            return stop.outcome
         except (EOFError, OSError) as exc:
             log.error("a SPARQL worker died while running a query: %s", exc)
             self._retire(worker)
             return Outcome.error(500, "the query made its worker process fail; it was replaced")
+        if isinstance(first, Outcome) and first.streamed:
+            relay = _Relay(self, worker, job, budget)
+            first.stream = Stream(relay.receive, relay.release)
+            return first
+        self._idle.put(worker)
+        if isinstance(first, Failed):
+            return Outcome.error(500, first.message)
+        return first
+
+    def _receive(self, worker: _Worker, job: Job, budget: "_Budget"):
+        """The worker's next message; past the budget or the memory limit the worker is killed (_Stopped)."""
+        started = time.monotonic()
+        try:
+            while True:
+                remaining = budget.remaining(started)
+                if remaining <= 0:
+                    break
+                try:
+                    if worker.conn.poll(min(remaining, WATCH_INTERVAL)):
+                        return worker.conn.recv()
+                except (EOFError, OSError) as exc:
+                    log.error("a SPARQL worker died while running a query: %s", exc)
+                    self._retire(worker)
+                    raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"))
+                if self.max_memory and _rss(worker.pid) > self.max_memory:
+                    log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
+                                self.max_memory // 2**20)
+                    self._retire(worker)
+                    raise _Stopped(Outcome.error(
+                        503, f"the query needed more than {self.max_memory // 2**20} MiB of memory and was "
+                             "stopped; narrow it down or add a LIMIT", **{"Retry-After": "1"}))
+        finally:
+            budget.spent += time.monotonic() - started
         log.warning("query stopped after %.1f s (worker %s killed)", job.timeout, worker.pid)
         self._retire(worker)
-        return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped; "
-                                  "narrow it down or add a LIMIT", **{"Retry-After": "1"})
+        raise _Stopped(Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped; "
+                                          "narrow it down or add a LIMIT", **{"Retry-After": "1"}))
 
     def close(self) -> None:
         with self._lock:
@@ -293,20 +329,133 @@ def worker_main(conn, base_iri: str) -> None:
             return
         if message is None:
             return
+        if message == STOP:  # for a stream that had already ended
+            continue
         job, path = message
+        sender = _Sender(conn)
         try:
-            if path != current:
-                store = None
-                store = OxigraphStore(iris, path, read_only=True)
-                current = path
-            outcome = execute(store, job)
-        except Exception as exc:  # opening the checkpoint failed
-            current = None
-            outcome = Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"})
-        try:
-            conn.send(outcome)
+            try:
+                if path != current:
+                    store = None
+                    store = OxigraphStore(iris, path, read_only=True)
+                    current = path
+            except Exception as exc:  # opening the checkpoint failed
+                current = None
+                sender(Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"}))
+            else:
+                try:
+                    execute(store, job, sender)
+                except Cancelled:
+                    pass
+                except Exception as exc:  # a bug: answer (or cut the stream) rather than die
+                    try:
+                        sender(Failed(f"the query failed: {exc.__class__.__name__}"))
+                    except Cancelled:
+                        pass
+            sender.finish()
         except (EOFError, OSError):
             return
+
+
+class _Sender:
+    """The worker's end of a streamed answer: at most WINDOW chunks unacknowledged (the serving process
+    acknowledges each chunk it receives), so memory stays bounded when the client is slow; a STOP from the
+    serving process (the client is gone) raises Cancelled in the writer."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.unacked = 0
+        self.stopped = False
+
+    def __call__(self, message) -> None:
+        chunk = isinstance(message, bytes)
+        while self.conn.poll(0) or (chunk and self.unacked >= WINDOW):
+            if self.conn.recv() == STOP:
+                self.stopped = True
+                raise Cancelled()
+            self.unacked -= 1
+        self.conn.send(message)
+        if chunk:
+            self.unacked += 1
+
+    def finish(self) -> None:
+        """After the job's last message: ABORTED when stopped, else take the outstanding acknowledgements."""
+        if self.stopped:
+            self.conn.send(ABORTED)
+            return
+        while self.unacked > 0:
+            if self.conn.recv() == STOP:
+                return
+            self.unacked -= 1
+
+
+class _Budget:
+    """A query's time limit, spent while waiting for a worker or for its messages."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.spent = 0.0
+
+    def remaining(self, since: float) -> float:
+        """What is left, counting the time since `since` as spent."""
+        return self.timeout - self.spent - (time.monotonic() - since)
+
+
+class _Stopped(Exception):
+    """The worker was killed (timeout, memory, crash); `outcome` is the answer for a client still waiting."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.body)
+        self.outcome = outcome
+
+
+class _Relay:
+    """The serving process's end of a streamed answer: it relays the worker's chunks to the `Stream`,
+    acknowledges each, and on `release` returns the worker to the pool, after telling it to stop when the
+    client left mid-way (or kills it when it does not answer)."""
+
+    def __init__(self, pool: WorkerPool, worker: _Worker, job: Job, budget: _Budget):
+        self.pool, self.worker, self.job, self.budget = pool, worker, job, budget
+        self.done = False  # the worker sent its last message
+        self.gone = False  # the worker was killed
+
+    def receive(self):
+        try:
+            message = self.pool._receive(self.worker, self.job, self.budget)
+            if isinstance(message, bytes):
+                self.worker.conn.send(ACK)
+                return message
+        except _Stopped as stop:
+            self.gone = True
+            raise StreamCut(stop.outcome.body.decode("utf-8", "replace").strip()) from None
+        except (EOFError, OSError):
+            self.gone = True
+            self.pool._retire(self.worker)
+            raise StreamCut("the query worker failed mid-stream") from None
+        self.done = True  # END or Failed
+        return message
+
+    def release(self, finished: bool) -> None:
+        if self.gone:
+            return
+        self.gone = True
+        worker = self.worker
+        if not self.done:  # the client left: stop the worker and wait for its last message
+            try:
+                worker.conn.send(STOP)
+                deadline = time.monotonic() + STOP_GRACE
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not worker.conn.poll(remaining):
+                        raise TimeoutError
+                    message = worker.conn.recv()
+                    if message in (END, ABORTED) or isinstance(message, Failed):
+                        break
+            except (EOFError, OSError, TimeoutError):
+                log.warning("a SPARQL worker did not stop after its client left; replacing it")
+                self.pool._retire(worker)
+                return
+        self.pool._idle.put(worker)
 
 
 if __name__ == "__main__":  # a worker process: python -m server.sparql.pool FD BASE_IRI

@@ -24,9 +24,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import description
 from .cache import ResponseCache
-from .execution import Job, Outcome, execute, parse_accept
+from .execution import Job, Outcome, parse_accept
 from .ratelimit import RateLimiter
 from .results import JSON_MEMBER, LIMIT_HEADER, TRUNCATED_HEADER, NotAcceptable, negotiate
+from .streaming import BUFFER_BYTES, run_in_thread
 
 bp = Blueprint("sparql", __name__)
 CORS(bp, origins="*", send_wildcard=True, supports_credentials=False, methods=["GET", "HEAD", "POST", "OPTIONS"],
@@ -53,6 +54,7 @@ class Endpoint:
         self.limiter = RateLimiter(self.settings["rate_limit"])
         self._pool = None
         self._pool_lock = threading.Lock()
+        self.buffer_bytes = BUFFER_BYTES  # answers up to this size are sent whole (and cached); bigger ones stream
 
     @property
     def uses_workers(self) -> bool:
@@ -75,10 +77,11 @@ class Endpoint:
         return self._pool
 
     def run(self, job: Job) -> Outcome:
+        """The answer's first message: a whole Outcome, or the head of a streamed one (with its `stream`)."""
         pool = self.pool
         if pool is not None:
             return pool.run(job)
-        return execute(self.store, job)
+        return run_in_thread(self.store, job)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -186,7 +189,8 @@ def read_job(ep: Endpoint) -> Job | None:
     return Job(query=query, default_graphs=default_graphs, named_graphs=named_graphs,
                accept=request.headers.get("Accept"), format=_formats(params, args),
                max_rows=int(settings["max_rows"]), timeout=timeout,
-               union_default_graph=getattr(ep.store, "union_default_graph", True), base_iri=ep.kb.iris.base)
+               union_default_graph=getattr(ep.store, "union_default_graph", True), base_iri=ep.kb.iris.base,
+               buffer_bytes=ep.buffer_bytes)
 
 
 def _one(params, args, name: str) -> str | None:
@@ -232,8 +236,14 @@ def answer(ep: Endpoint, job: Job) -> Response:
         outcome = ep.run(job)
         if outcome.status == 200 and outcome.kind is not None:
             cache.kinds.put(job.query, outcome.kind)
-            cache.store(cache.key(job.query, job, outcome.format, version), outcome)
-    response = Response(outcome.body, outcome.status, content_type=outcome.content_type)
+            if outcome.stream is None:  # a streamed answer is bigger than the cache takes
+                cache.store(cache.key(job.query, job, outcome.format, version), outcome)
+    if outcome.stream is not None:
+        # a large answer: chunked while the producer writes it (never compressed: the gzip hook skips it)
+        response = Response(outcome.stream, outcome.status, content_type=outcome.content_type,
+                            direct_passthrough=True)
+    else:
+        response = Response(outcome.body, outcome.status, content_type=outcome.content_type)
     response.headers.update(outcome.headers)
     if outcome.status == 200:
         response.headers["Vary"] = "Accept"

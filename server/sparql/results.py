@@ -2,8 +2,9 @@
 with the row cap.
 
 SELECT and ASK results are written by pyoxigraph's own serialisers (JSON, XML, CSV, TSV); CONSTRUCT and
-DESCRIBE results by pyoxigraph's RDF serialisers. The row cap is applied while reading the results: one
-row more than the cap is read, so a cut result is known for certain and flagged (never silent):
+DESCRIBE results by pyoxigraph's RDF serialisers, into a file-like writer (`streaming.ChunkWriter`) so that a
+large answer leaves in chunks while it is written. The row cap is applied before the first byte: one row more
+than the cap is read, so a cut result is known for certain and flagged (never silent):
 
 * the response header ``X-KB-Truncated: true`` together with ``X-KB-Row-Limit: N`` (exactly when cut);
 * in SPARQL JSON results, a top-level member ``"x-kb": {"truncated": true, "limit": N}`` (exactly when cut;
@@ -12,8 +13,9 @@ row more than the cap is read, so a cut result is known for certain and flagged 
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 
 import pyoxigraph as ox
@@ -140,56 +142,100 @@ def kind_of(results) -> str:
 
 
 @dataclass
-class Serialised:
-    body: bytes
+class Prepared:
+    """Results ready to be written: the row cap applied (at most cap+1 rows read, so a cut is known before
+    the first byte), and what the response says about it."""
+
+    kind: str
     fmt: ResultFormat
+    items: object  # the rows or triples to write: a list (capped) or the live result iterator (no cap)
+    variables: list | None = None
     truncated: bool = False
-    rows: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
+    max_rows: int = 0
+    boolean: bytes | None = None  # an ASK answer, already serialised (a few bytes)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {TRUNCATED_HEADER: "true", LIMIT_HEADER: str(self.max_rows)} if self.truncated else {}
+
+    def patch_tail(self, tail: bytes) -> bytes:
+        """The last bytes of the body, with the JSON member that flags a cut result (JSON results only)."""
+        if not (self.truncated and self.fmt.name == "json"):
+            return tail
+        member = json.dumps({JSON_MEMBER: {"truncated": True, "limit": self.max_rows}})[1:-1].encode()
+        return tail.rstrip()[:-1] + b"," + member + b"}"
 
 
-def serialise(results, fmt: ResultFormat, max_rows: int) -> Serialised:
-    """Serialise pyoxigraph results in `fmt`, reading at most `max_rows` rows (or triples)."""
+def prepare(results, fmt: ResultFormat, max_rows: int) -> Prepared:
+    """Apply the row cap (`max_rows` <= 0: none). Solutions are small terms; the bytes are what grow, and
+    those are written in chunks by `write`. Without a cap nothing is read ahead: the result iterator itself
+    is written."""
     kind = kind_of(results)
     if kind == ASK:
-        return Serialised(results.serialize(format=fmt.results), fmt, rows=1)
-    if kind == SELECT:
-        variables = results.variables
-        rows = list(islice(results, max_rows + 1))
-        truncated = len(rows) > max_rows
-        if truncated:
-            del rows[max_rows:]
-        body = _solutions_bytes(variables, rows, fmt)
-        if truncated and fmt.name == "json":
-            member = json.dumps({JSON_MEMBER: {"truncated": True, "limit": max_rows}})[1:-1].encode()
-            body = body.rstrip()[:-1] + b"," + member + b"}"
-    else:
-        triples = list(islice(results, max_rows + 1))
-        truncated = len(triples) > max_rows
-        if truncated:
-            del triples[max_rows:]
-        items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] if fmt.quads else triples
-        kwargs = {"prefixes": _prefixes()} if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else {}
-        body = ox.serialize(items, format=fmt.rdf, **kwargs)
-        rows = triples
-    out = Serialised(body, fmt, truncated, len(rows))
+        return Prepared(kind, fmt, None, boolean=results.serialize(format=fmt.results))
+    variables = list(results.variables) if kind == SELECT else None
+    if max_rows <= 0:
+        return Prepared(kind, fmt, results, variables)
+    items = list(islice(results, max_rows + 1))
+    truncated = len(items) > max_rows
     if truncated:
-        out.headers = {TRUNCATED_HEADER: "true", LIMIT_HEADER: str(max_rows)}
-    return out
+        del items[max_rows:]
+    return Prepared(kind, fmt, items, variables, truncated, max_rows)
 
 
-def _solutions_bytes(variables, rows, fmt: ResultFormat) -> bytes:
-    """pyoxigraph serialises QuerySolutions objects; a capped list of rows is turned back into one through
-    the TSV results format (terms in their N-Triples form), which pyoxigraph reads and writes exactly."""
-    lines = ["\t".join(str(v) for v in variables)]
+def write(prepared: Prepared, out) -> None:
+    """Serialise prepared results to `out` (an object with `write` and `flush`), in pyoxigraph's pieces."""
+    fmt = prepared.fmt
+    if prepared.kind == ASK:
+        out.write(prepared.boolean)
+        return
+    if prepared.kind == SELECT:
+        solutions = prepared.items
+        if isinstance(solutions, list):
+            if fmt.results == ox.QueryResultsFormat.TSV:
+                for line in _tsv_lines(prepared.variables, solutions):
+                    out.write(line)
+                return
+            solutions = ox.parse_query_results(_LineReader(_tsv_lines(prepared.variables, solutions)),
+                                               format=ox.QueryResultsFormat.TSV)
+        solutions.serialize(out, fmt.results)
+        return
+    triples = prepared.items
+    items = (ox.Quad(t.subject, t.predicate, t.object) for t in triples) if fmt.quads else triples
+    kwargs = {"prefixes": _prefixes()} if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else {}
+    ox.serialize(items, out, fmt.rdf, **kwargs)
+
+
+def _tsv_lines(variables, rows):
+    """A capped list of rows in the TSV results format (terms in their N-Triples form, which pyoxigraph reads
+    and writes exactly): pyoxigraph serialises QuerySolutions objects only, so the rows are turned back into
+    one by parsing this text as it is produced (never the whole text in memory)."""
     width = len(variables)
+    yield ("\t".join(str(v) for v in variables) + "\n").encode("utf-8")
     for row in rows:
-        lines.append("\t".join("" if row[i] is None else str(row[i]) for i in range(width)))
-    tsv = ("\n".join(lines) + "\n").encode("utf-8")
-    if fmt.results == ox.QueryResultsFormat.TSV:
-        return tsv
-    solutions = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
-    return solutions.serialize(format=fmt.results)
+        yield ("\t".join("" if row[i] is None else str(row[i]) for i in range(width)) + "\n").encode("utf-8")
+
+
+class _LineReader(io.RawIOBase):
+    """A readable binary file over an iterator of byte strings."""
+
+    def __init__(self, parts):
+        self._parts = iter(parts)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._parts)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 _PREFIX_CACHE: dict[str, str] | None = None
