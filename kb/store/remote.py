@@ -25,19 +25,16 @@ Requests are built by SPARQLWrapper (query form detection, protocol parameters, 
 a pooled `requests` session (keep-alive; SPARQLWrapper alone opens a new connection for every request and
 installs a process-wide urllib opener for digest authentication). Results are parsed by pyoxigraph, so
 callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as from the embedded store.
+
+Modules: this one (connection, reads), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
 """
 
-from __future__ import annotations
-
 import os
-import random
-import re
 import threading
 import time
 import uuid
 import weakref
-from collections import defaultdict
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import pyoxigraph as ox
 import requests
@@ -45,59 +42,15 @@ from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 from SPARQLWrapper import JSON, POST, POSTDIRECTLY, SPARQLWrapper, N3
 
 from ..namespaces import Iris
-from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable, nt
-
-BLOCK = 2_000           # triples per INSERT/DELETE DATA operation (Virtuoso's parser stops near 5,000)
-BNODE_BLOCK = 200       # triples per INSERT template with blank nodes (Virtuoso: 10,000 lines of SQL)
-SLOTS = 8               # staging graphs: bulk writes that may stage at the same time on one store
-VIRTUOSO_SYSTEM_GRAPHS = {"http://www.openlinksw.com/schemas/virtrdf#", "http://www.w3.org/ns/ldp#",
-                          "http://localuriqaserver/sparql", "http://www.w3.org/2002/07/owl#"}
-GRACE = 2.0             # seconds we wait past a query's time limit for the store's own answer
-CHUNK = 10_000          # triples per request (Virtuoso refuses request texts over about 10 MB)
-NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-CREATOR = "http://purl.org/dc/terms/creator"
-
-_DATASET_CLAUSE = re.compile(r"(?<![?$:\w])FROM\b(?!\s*:)", re.IGNORECASE)
-_STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
-                    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')
-_VIRTUOSO_BNODE = re.compile(rb'("bnode"\s*,\s*"value"\s*:\s*"|<bnode>)nodeID://')
-_PROLOGUE_FORM = re.compile(r"\s*(?:(?:BASE\s*<[^<>]*>|PREFIX\s+[^\s:]*:\s*<[^<>]*>)\s*)*"
-                            r"(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
-_FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable
+from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
+    CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
+    _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, has_dataset_clause,
+    query_form)
+from .remote_writes import RemoteWrites
 
 
-class ResultCut(StoreError):
-    """The store cut a SELECT result at its own row limit (Virtuoso's ResultSetMaxRows)."""
-
-    def __init__(self, limit: int, where: str):
-        super().__init__(f"the SPARQL store at {where} cut the result at {limit} rows (its own limit, Virtuoso's "
-                         "ResultSetMaxRows): ask for fewer rows with LIMIT, or raise the store's limit")
-        self.limit = limit
-
-
-def has_dataset_clause(sparql: str) -> bool:
-    """True when the query names its own dataset (FROM / FROM NAMED) outside strings, IRIs and comments."""
-    return bool(_DATASET_CLAUSE.search(_STRIP.sub(" ", sparql)))
-
-
-def query_form(sparql: str) -> str:
-    m = _FORM.search(_STRIP.sub(" ", sparql))
-    return m.group(1).upper() if m else "SELECT"
-
-
-def _query_form_or_refuse(sparql: str) -> str:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE after the prologue; anything else (SPARQL Update, an engine's
-    pragmas such as Virtuoso's DEFINE) is refused here, as the embedded store's parser refuses it."""
-    text = _STRIP.sub(lambda m: " " if m.group(0).startswith("#") else m.group(0), sparql)
-    m = _PROLOGUE_FORM.match(text)
-    if m is None:
-        raise SyntaxError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE after the prologue "
-                          "(SPARQL Update and engine-specific pragmas are not accepted here)")
-    return m.group(1).upper()
-
-
-class RemoteStore(Store):
+class RemoteStore(RemoteWrites, Store):
     generic = False  # True: never use an engine's own dialect (the tests run the SPARQL 1.1 path on Virtuoso)
 
     def __init__(self, iris: Iris, url: str, settings: Mapping[str, Any]):
@@ -335,188 +288,6 @@ class RemoteStore(Store):
         sw = self._wrapper(text, update=True)
         self._send(sw, "*/*", timeout)
 
-    def staging_graphs(self) -> list[str]:
-        """The staging slots that hold triples now (a bulk write going on, or the leftovers of one)."""
-        values = " ".join(f"<{g}>" for g in self.slots)
-        q = f"SELECT ?g WHERE {{ VALUES ?g {{ {values} }} FILTER EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} }} }}"
-        return sorted(r["g"].value for r in self._select(q, None))
-
-    def _leases(self):
-        """{slot: (last renewal, writer id)} and the store's clock."""
-        rows = list(self._select(f"SELECT ?g ?t ?w (NOW() AS ?now) WHERE {{ OPTIONAL {{ GRAPH <{self.leases}> "
-                                 f"{{ ?g <{MODIFIED.value}> ?t OPTIONAL {{ ?g <{CREATOR}> ?w }} }} }} }}", None))
-        now = _datetime(rows[0]["now"].value) if rows and rows[0]["now"] is not None else None
-        held = {r["g"].value: (_datetime(r["t"].value), r["w"].value if r["w"] is not None else "")
-                for r in rows if r["g"] is not None and r["t"] is not None}
-        return held, now
-
-    def _renew_text(self, slot: str) -> str:
-        """Renew the lease of a staging slot, by the store's own clock (no clock skew between writers)."""
-        return (f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{slot}> <{MODIFIED.value}> ?t }} }} ;\n"
-                f"INSERT {{ GRAPH <{self.leases}> {{ <{slot}> <{MODIFIED.value}> ?now }} }} "
-                f"WHERE {{ BIND(NOW() AS ?now) }}")
-
-    def _free_text(self, slot: str) -> list[str]:
-        return [f"DROP SILENT GRAPH <{slot}>", f"DELETE WHERE {{ GRAPH <{self.leases}> {{ <{slot}> ?p ?o }} }}"]
-
-    def clean_staging(self, older_than: float | None = None) -> list[str]:
-        """Empty the staging slots left by interrupted bulk writes: those whose writer has not written a
-        chunk for `older_than` seconds (default: twice the remote timeout plus 2 s, the longest a live
-        writer can be silent). A writer that is still going renews its lease with every chunk."""
-        lease = 2 * self.timeout + 2 if older_than is None else older_than
-        held, now = self._leases()
-        stale = [g for g, (seen, _) in held.items() if now is None or (now - seen).total_seconds() >= lease]
-        stale += [g for g in self.staging_graphs() if g not in held]
-        stale = sorted(set(stale))
-        if stale:
-            self._update(" ;\n".join(op for g in stale for op in self._free_text(g)))
-        return stale
-
-    def _claim(self, n: int) -> list[str]:
-        """Claim `n` free staging slots (a lease with this writer's id), or fail with a clear message."""
-        held, _ = self._leases()
-        free = [g for g in self.slots if g not in held]
-        random.shuffle(free)
-        if len(free) < n:
-            raise StoreError(f"write refused, nothing was changed: {SLOTS - len(free)} bulk write(s) are being "
-                             f"staged on this store now and {n} staging slot(s) are needed; try again later")
-        mine = free[:n]
-        ops = []
-        for g in mine:
-            ops += self._free_text(g)
-            ops.append(f"INSERT {{ GRAPH <{self.leases}> {{ <{g}> <{MODIFIED.value}> ?now ; <{CREATOR}> "
-                       f"\"{self._writer_id}\" }} }} WHERE {{ BIND(NOW() AS ?now) }}")
-        self._update(" ;\n".join(ops))
-        held, _ = self._leases()
-        if any(held.get(g, (None, ""))[1] != self._writer_id for g in mine):
-            lost = [g for g in mine if held.get(g, (None, ""))[1] == self._writer_id]
-            self._drop_quietly(lost)
-            raise StoreError("write refused, nothing was changed: another writer claimed the same staging "
-                             "slot at the same moment; try again")
-        return mine
-
-    def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
-              progress: Callable[[str], None] | None = None) -> str:
-        drop, insert, delete = list(drop), list(insert), list(delete)
-        for g in drop:
-            try:
-                ox.NamedNode(g)
-            except ValueError:
-                raise StoreError(f"write refused, nothing was changed: not a graph IRI: {g!r}") from None
-        for q in (*insert, *delete):
-            if isinstance(q.graph_name, ox.DefaultGraph):
-                raise StoreError("the KB stores triples in named graphs only; this quad has no graph: " + str(q))
-        version_text, new_version = self._version_update()
-        by_graph: dict[str, list[ox.Triple]] = defaultdict(list)
-        for q in insert:
-            by_graph[q.graph_name.value].append(q.triple)
-        with self._write_lock:
-            self.clean_staging()
-            staged: dict[str, str] = {}
-            direct = dict(by_graph)
-            if len(insert) > CHUNK:
-                biggest = sorted(by_graph, key=lambda g: -len(by_graph[g]))
-                big, rest = biggest[:SLOTS], biggest[SLOTS:]
-                if sum(len(by_graph[g]) for g in rest) > CHUNK:
-                    raise StoreError(f"write refused, nothing was changed: a bulk write into more than {SLOTS} "
-                                     "large graphs at once; write them in several imports")
-                staged = self._stage({g: by_graph[g] for g in big}, progress)
-                direct = {g: by_graph[g] for g in rest}
-            # The one request that makes the write visible. Only operations that cannot fail at run time
-            # (SILENT graph operations, DATA blocks of terms pyoxigraph checked): Virtuoso runs the request as
-            # one transaction (a crash mid-request loses all of it) but does not roll back earlier
-            # operations when a later one fails.
-            parts = [f"DROP SILENT GRAPH <{g}>" for g in drop]
-            if drop:
-                parts.append(f"DELETE DATA {{ GRAPH <{self.registry}> {{ "
-                             + " ".join(f"<{g}> <{RDF_TYPE}> <{NAMED_GRAPH}> ." for g in drop) + " } }")
-            del_by_graph: dict[str, list[ox.Triple]] = defaultdict(list)
-            for q in delete:
-                del_by_graph[q.graph_name.value].append(q.triple)
-            for g, triples in del_by_graph.items():
-                parts += _data_ops("DELETE", g, triples)
-            for target, stage in staged.items():
-                parts.append(f"ADD SILENT <{stage}> TO <{target}>")
-                parts += self._free_text(stage)
-            for g, triples in direct.items():
-                parts += _data_ops("INSERT", g, triples)
-            written = sorted({*by_graph, self.iris.meta_graph})
-            parts.append(f"INSERT DATA {{ GRAPH <{self.registry}> {{ "
-                         + " ".join(f"<{g}> <{RDF_TYPE}> <{NAMED_GRAPH}> ." for g in written) + " } }")
-            parts.append(version_text)
-            try:
-                self._update(" ;\n".join(parts), timeout=max(self.timeout, 600.0) if staged else None)
-            except SyntaxError as exc:  # rejected before it ran: nothing changed
-                self._drop_quietly(staged.values())
-                raise StoreError(f"write failed, nothing was changed: {exc}") from None
-            except StoreError:
-                self._drop_quietly(staged.values())
-                raise
-        if progress and staged:
-            progress(f"committed {len(insert)} triples into {len(staged)} graph(s)")
-        return new_version
-
-    def _stage(self, by_graph: dict[str, list[ox.Triple]], progress) -> dict[str, str]:
-        """Write the triples of each target graph into a staging slot of its own, CHUNK triples per request."""
-        targets = sorted(by_graph)
-        staged = dict(zip(targets, self._claim(len(targets))))
-        total = sum(map(len, by_graph.values()))
-        done = 0
-        try:
-            for target, stage in staged.items():
-                ops: list[str] = []
-                n = 0
-                for block in _blocks(by_graph[target], BLOCK):
-                    ops.append(_data_op("INSERT", stage, block))
-                    n += len(block)
-                    if n >= CHUNK:
-                        self._update(" ;\n".join([*ops, self._renew_text(stage)]))
-                        done, ops, n = done + n, [], 0
-                        if progress:
-                            progress(f"staged {done}/{total} triples")
-                if ops:
-                    self._update(" ;\n".join([*ops, self._renew_text(stage)]))
-                    done += n
-                    if progress:
-                        progress(f"staged {done}/{total} triples")
-        except SyntaxError as exc:
-            self._drop_quietly(staged.values())
-            raise StoreError(f"write failed, nothing was changed: {exc}") from None
-        except StoreError:
-            self._drop_quietly(staged.values())
-            raise
-        return staged
-
-    def _drop_quietly(self, graphs: Iterable[str]) -> None:
-        graphs = list(graphs)
-        if not graphs:
-            return
-        try:
-            self._update(" ;\n".join(op for g in graphs for op in self._free_text(g)))
-        except StoreError:
-            pass  # the store is gone: the next write removes the leftovers (clean_staging)
-
-    def register_graphs(self, graphs: Iterable[str]) -> str:
-        """Make graphs loaded into the engine by other means (e.g. Virtuoso's bulk loader) part of the KB;
-        bumps the version. Other app servers on Virtuoso see them after a restart (their list of excluded
-        graphs is made once)."""
-        graphs = sorted(set(graphs))
-        for g in graphs:
-            ox.NamedNode(g)  # ValueError for a bad IRI
-        version_text, new_version = self._version_update()
-        triples = " ".join(f"<{g}> <{RDF_TYPE}> <{NAMED_GRAPH}> ." for g in [*graphs, self.iris.meta_graph])
-        with self._write_lock:
-            self._update(f"INSERT DATA {{ GRAPH <{self.registry}> {{ {triples} }} }} ;\n{version_text}")
-        self._pragmas = None
-        return new_version
-
-    def reset(self) -> None:
-        """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
-        (Other graphs on the same engine are left alone.)"""
-        graphs = [*self._kb_graphs(), *self.slots, self.iris.meta_graph, self.registry, self.leases]
-        with self._write_lock:
-            self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
-
     def close(self) -> None:
         self._session.close()
 
@@ -524,118 +295,3 @@ class RemoteStore(Store):
         return f"SPARQL store at {self.url}"
 
 
-# -- helpers ----------------------------------------------------------------------------------------
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def _dataset_params(dataset) -> list[tuple[str, str]]:
-    if dataset is None:
-        return []
-    default, named = dataset
-    return [("default-graph-uri", g) for g in default] + [("named-graph-uri", g) for g in named]
-
-
-def _content_type(resp: requests.Response) -> str:
-    return resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-
-def _parse_results(resp: requests.Response, where: str):
-    ctype = _content_type(resp)
-    fmt = {"application/sparql-results+json": ox.QueryResultsFormat.JSON,
-           "application/json": ox.QueryResultsFormat.JSON,
-           "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-           "application/xml": ox.QueryResultsFormat.XML}.get(ctype)
-    if fmt is None:
-        raise StoreUnavailable(f"the SPARQL store at {where} answered {ctype or 'no content type'}, "
-                               "not SPARQL results")
-    data = resp.content
-    if b"nodeID://" in data:  # Virtuoso names blank nodes nodeID://b123, not a valid blank node label
-        data = _VIRTUOSO_BNODE.sub(rb"\1", data)
-    try:
-        result = ox.parse_query_results(data, fmt)
-        if isinstance(result, ox.QuerySolutions):
-            # parse all of it now, so that a broken answer fails here and not half-way through a response
-            for _ in ox.parse_query_results(data, fmt):
-                pass
-        return result
-    except (SyntaxError, ValueError, OSError) as exc:
-        raise StoreUnavailable(f"the SPARQL store at {where} answered something that is not valid "
-                               f"SPARQL results: {str(exc)[:200]}") from None
-
-
-def _triples_result(resp: requests.Response, where: str):
-    ctype = _content_type(resp)
-    fmt = {"application/n-triples": ox.RdfFormat.N_TRIPLES, "text/plain": ox.RdfFormat.N_TRIPLES,
-           "text/turtle": ox.RdfFormat.TURTLE}.get(ctype)
-    if fmt is None:
-        raise StoreUnavailable(f"the SPARQL store at {where} answered {ctype or 'no content type'}, not RDF")
-    store = ox.Store()
-    try:
-        store.bulk_load(resp.content, fmt, to_graph=ox.DefaultGraph())
-    except (SyntaxError, ValueError, OSError) as exc:
-        raise StoreUnavailable(f"the SPARQL store at {where} answered something that is not valid RDF: "
-                               f"{str(exc)[:200]}") from None
-    # A real pyoxigraph QueryTriples, like the embedded store's
-    return store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
-
-
-def _datetime(text: str):
-    import datetime as dt
-
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _data_op(keyword: str, graph: str, triples: list[ox.Triple]) -> str:
-    body = "\n".join(f"{nt(t.subject)} {nt(t.predicate)} {nt(t.object)} ." for t in triples)
-    if keyword == "INSERT" and any(isinstance(n, ox.BlankNode) for t in triples for n in (t.subject, t.object)):
-        # INSERT DATA may hold blank nodes (SPARQL 1.1) but Virtuoso 7 refuses them "in a constant clause";
-        # a template with an empty WHERE inserts the same triples with fresh blank nodes everywhere.
-        return f"INSERT {{ GRAPH <{graph}> {{ {body} }} }} WHERE {{ }}"
-    return f"{keyword} DATA {{ GRAPH <{graph}> {{ {body} }} }}"
-
-
-def _data_ops(keyword: str, graph: str, triples: list[ox.Triple]) -> list[str]:
-    return [_data_op(keyword, graph, block) for block in _blocks(triples, BLOCK)]
-
-
-def _blocks(triples: list[ox.Triple], size: int):
-    """Blocks of at most about `size` triples; triples that share a blank node stay in one block (one
-    operation: blank node labels are scoped to an operation), so the blank node stays one node. Blocks with
-    blank nodes become INSERT templates, which Virtuoso compiles to SQL (at most 10,000 lines): they hold at
-    most BNODE_BLOCK triples, unless one blank node structure is larger."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for t in triples:
-        bnodes = [n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)]
-        if len(bnodes) == 2:
-            parent[find(bnodes[0])] = find(bnodes[1])
-    groups: dict[str, list[ox.Triple]] = defaultdict(list)
-    plain: list[ox.Triple] = []
-    for t in triples:
-        b = next((n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)), None)
-        if b is None:
-            plain.append(t)
-        else:
-            groups[find(b)].append(t)
-    for start in range(0, len(plain), size):
-        yield plain[start:start + size]
-    block: list[ox.Triple] = []
-    for group in groups.values():
-        if block and len(block) + len(group) > min(size, BNODE_BLOCK):
-            yield block
-            block = []
-        block.extend(group)
-    if block:
-        yield block

@@ -1,0 +1,182 @@
+"""The SPARQL 1.1 Protocol side of the remote store: query texts, update texts, answers.
+
+Limits that shape the texts (Virtuoso 7.2, measured): one INSERT/DELETE DATA operation holds at most about
+5,000 triples (its parser's stack), one request text at most about 10 MB, blank nodes are refused in
+INSERT DATA (so blocks with blank nodes become `INSERT { ... } WHERE { }` templates, which Virtuoso compiles
+to at most 10,000 lines of SQL), and results name blank nodes `nodeID://b123`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pyoxigraph as ox
+import requests
+
+from .base import StoreError, StoreUnavailable, nt
+
+BLOCK = 2_000           # triples per INSERT/DELETE DATA operation (Virtuoso's parser stops near 5,000)
+BNODE_BLOCK = 200       # triples per INSERT template with blank nodes (Virtuoso: 10,000 lines of SQL)
+SLOTS = 8               # staging graphs: bulk writes that may stage at the same time on one store
+VIRTUOSO_SYSTEM_GRAPHS = {"http://www.openlinksw.com/schemas/virtrdf#", "http://www.w3.org/ns/ldp#",
+                          "http://localuriqaserver/sparql", "http://www.w3.org/2002/07/owl#"}
+GRACE = 2.0             # seconds we wait past a query's time limit for the store's own answer
+CHUNK = 10_000          # triples per request (Virtuoso refuses request texts over about 10 MB)
+NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+CREATOR = "http://purl.org/dc/terms/creator"
+
+_DATASET_CLAUSE = re.compile(r"(?<![?$:\w])FROM\b(?!\s*:)", re.IGNORECASE)
+_STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
+                    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')
+_VIRTUOSO_BNODE = re.compile(rb'("bnode"\s*,\s*"value"\s*:\s*"|<bnode>)nodeID://')
+_PROLOGUE_FORM = re.compile(r"\s*(?:(?:BASE\s*<[^<>]*>|PREFIX\s+[^\s:]*:\s*<[^<>]*>)\s*)*"
+                            r"(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+_FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+
+
+class ResultCut(StoreError):
+    """The store cut a SELECT result at its own row limit (Virtuoso's ResultSetMaxRows)."""
+
+    def __init__(self, limit: int, where: str):
+        super().__init__(f"the SPARQL store at {where} cut the result at {limit} rows (its own limit, Virtuoso's "
+                         "ResultSetMaxRows): ask for fewer rows with LIMIT, or raise the store's limit")
+        self.limit = limit
+
+
+def has_dataset_clause(sparql: str) -> bool:
+    """True when the query names its own dataset (FROM / FROM NAMED) outside strings, IRIs and comments."""
+    return bool(_DATASET_CLAUSE.search(_STRIP.sub(" ", sparql)))
+
+
+def query_form(sparql: str) -> str:
+    m = _FORM.search(_STRIP.sub(" ", sparql))
+    return m.group(1).upper() if m else "SELECT"
+
+
+def _query_form_or_refuse(sparql: str) -> str:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE after the prologue; anything else (SPARQL Update, an engine's
+    pragmas such as Virtuoso's DEFINE) is refused here, as the embedded store's parser refuses it."""
+    text = _STRIP.sub(lambda m: " " if m.group(0).startswith("#") else m.group(0), sparql)
+    m = _PROLOGUE_FORM.match(text)
+    if m is None:
+        raise SyntaxError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE after the prologue "
+                          "(SPARQL Update and engine-specific pragmas are not accepted here)")
+    return m.group(1).upper()
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _dataset_params(dataset) -> list[tuple[str, str]]:
+    if dataset is None:
+        return []
+    default, named = dataset
+    return [("default-graph-uri", g) for g in default] + [("named-graph-uri", g) for g in named]
+
+
+def _content_type(resp: requests.Response) -> str:
+    return resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def _parse_results(resp: requests.Response, where: str):
+    ctype = _content_type(resp)
+    fmt = {"application/sparql-results+json": ox.QueryResultsFormat.JSON,
+           "application/json": ox.QueryResultsFormat.JSON,
+           "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+           "application/xml": ox.QueryResultsFormat.XML}.get(ctype)
+    if fmt is None:
+        raise StoreUnavailable(f"the SPARQL store at {where} answered {ctype or 'no content type'}, "
+                               "not SPARQL results")
+    data = resp.content
+    if b"nodeID://" in data:  # Virtuoso names blank nodes nodeID://b123, not a valid blank node label
+        data = _VIRTUOSO_BNODE.sub(rb"\1", data)
+    try:
+        result = ox.parse_query_results(data, fmt)
+        if isinstance(result, ox.QuerySolutions):
+            # parse all of it now, so that a broken answer fails here and not half-way through a response
+            for _ in ox.parse_query_results(data, fmt):
+                pass
+        return result
+    except (SyntaxError, ValueError, OSError) as exc:
+        raise StoreUnavailable(f"the SPARQL store at {where} answered something that is not valid "
+                               f"SPARQL results: {str(exc)[:200]}") from None
+
+
+def _triples_result(resp: requests.Response, where: str):
+    ctype = _content_type(resp)
+    fmt = {"application/n-triples": ox.RdfFormat.N_TRIPLES, "text/plain": ox.RdfFormat.N_TRIPLES,
+           "text/turtle": ox.RdfFormat.TURTLE}.get(ctype)
+    if fmt is None:
+        raise StoreUnavailable(f"the SPARQL store at {where} answered {ctype or 'no content type'}, not RDF")
+    store = ox.Store()
+    try:
+        store.bulk_load(resp.content, fmt, to_graph=ox.DefaultGraph())
+    except (SyntaxError, ValueError, OSError) as exc:
+        raise StoreUnavailable(f"the SPARQL store at {where} answered something that is not valid RDF: "
+                               f"{str(exc)[:200]}") from None
+    # A real pyoxigraph QueryTriples, like the embedded store's
+    return store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+
+
+def _datetime(text: str):
+    import datetime as dt
+
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _data_op(keyword: str, graph: str, triples: list[ox.Triple]) -> str:
+    body = "\n".join(f"{nt(t.subject)} {nt(t.predicate)} {nt(t.object)} ." for t in triples)
+    if keyword == "INSERT" and any(isinstance(n, ox.BlankNode) for t in triples for n in (t.subject, t.object)):
+        # INSERT DATA may hold blank nodes (SPARQL 1.1) but Virtuoso 7 refuses them "in a constant clause";
+        # a template with an empty WHERE inserts the same triples with fresh blank nodes everywhere.
+        return f"INSERT {{ GRAPH <{graph}> {{ {body} }} }} WHERE {{ }}"
+    return f"{keyword} DATA {{ GRAPH <{graph}> {{ {body} }} }}"
+
+
+def _data_ops(keyword: str, graph: str, triples: list[ox.Triple]) -> list[str]:
+    return [_data_op(keyword, graph, block) for block in _blocks(triples, BLOCK)]
+
+
+def _blocks(triples: list[ox.Triple], size: int):
+    """Blocks of at most about `size` triples; triples that share a blank node stay in one block (one
+    operation: blank node labels are scoped to an operation), so the blank node stays one node. Blocks with
+    blank nodes become INSERT templates, which Virtuoso compiles to SQL (at most 10,000 lines): they hold at
+    most BNODE_BLOCK triples, unless one blank node structure is larger."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for t in triples:
+        bnodes = [n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)]
+        if len(bnodes) == 2:
+            parent[find(bnodes[0])] = find(bnodes[1])
+    groups: dict[str, list[ox.Triple]] = defaultdict(list)
+    plain: list[ox.Triple] = []
+    for t in triples:
+        b = next((n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)), None)
+        if b is None:
+            plain.append(t)
+        else:
+            groups[find(b)].append(t)
+    for start in range(0, len(plain), size):
+        yield plain[start:start + size]
+    block: list[ox.Triple] = []
+    for group in groups.values():
+        if block and len(block) + len(group) > min(size, BNODE_BLOCK):
+            yield block
+            block = []
+        block.extend(group)
+    if block:
+        yield block
