@@ -45,7 +45,7 @@ def _nn(iri: str) -> ox.NamedNode:
 @dataclass
 class Document:
     subject: str
-    anon_prefix: str
+    anon_prefix: tuple[str, ...]               # IRIs under these are shown and closed over like blank nodes
     path: str                                   # the thing's path under {base}id/
     page: int
     pages: int
@@ -93,9 +93,13 @@ def _count(store, inner: str) -> int:
     return 0
 
 
-def anon_filter(var: str, prefix: str) -> str:
-    """SPARQL test: the node is anonymous (a blank node or a skolem IRI under `prefix`)."""
-    return f'(isBlank({var}) || STRSTARTS(STR({var}), "{prefix}"))'
+def anon_filter(var: str, prefix: str | tuple[str, ...]) -> str:
+    """SPARQL test: the node is anonymous (a blank node, or an IRI under `prefix`: skolem IRIs, and the
+    hash IRIs of the subject)."""
+    prefixes = (prefix,) if isinstance(prefix, str) else prefix
+    starts = " || ".join(f'STRSTARTS(STR({var}), "{p.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}")'
+                         for p in prefixes)
+    return f"(isBlank({var}) || {starts})"
 
 
 def _closure(store, subject: str, start: list, prefix: str, *, incoming: bool = False) -> list[ox.Triple]:
@@ -129,7 +133,7 @@ def _closure(store, subject: str, start: list, prefix: str, *, incoming: bool = 
     return out
 
 
-def is_anon(term, prefix: str) -> bool:
+def is_anon(term, prefix: str | tuple[str, ...]) -> bool:
     return isinstance(term, ox.BlankNode) or (isinstance(term, ox.NamedNode) and term.value.startswith(prefix))
 
 
@@ -139,7 +143,9 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     the end)."""
     subject = imap.thing_iri(path)
     s = f"<{subject}>"
-    prefix = imap.base + GENID
+    # Skolem IRIs, and the hash IRIs of the subject (`{record}#agent`): their descriptions belong to this
+    # document, as a blank node's would (the RDF at `/doc/x` describes `x#part`; the HTML has `id="part"`).
+    prefix = (imap.base + GENID, subject + "#")
     anon_b, anon_s = anon_filter("?b", prefix), anon_filter("?s", prefix)
     incoming_pattern = (f"{{ ?s ?p {s} FILTER(isIRI(?s) && !{anon_s}) }} UNION "
                         f"{{ ?b ?q {s} FILTER{anon_b} ?s ?p ?b FILTER(isIRI(?s) && !{anon_s}) }}")

@@ -62,6 +62,7 @@ class Value:
     note: str | None = None          # a datatype or language shown small
     iri: str | None = None
     nested: list["Row"] = field(default_factory=list)
+    anchor: str | None = None        # the fragment of a hash IRI of the subject, where its description is
 
 
 @dataclass
@@ -94,6 +95,7 @@ class EntityView:
         labels = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.labels]
         self.labels = label_map([*own, *labels])
         self.bnodes: dict = {}
+        self.anchors: set[str] = set()
         for t in (*doc.closure, *doc.via):
             if is_anon(t.subject, doc.anon_prefix):
                 self.bnodes.setdefault(t.subject, []).append(t)
@@ -121,7 +123,14 @@ class EntityView:
             triples = [t for t in self.bnodes.get(term, []) if t.predicate.value != RDF_TYPE]
             rows = self.rows(triples, depth + 1) if depth < 4 else []
             sort_text = " ".join(v.text for r in rows for v in r.values)
-            return Value(sort_text, nested=rows)
+            anchor = None
+            if isinstance(term, ox.NamedNode) and term.value.startswith(self.doc.subject + "#"):
+                anchor = term.value[len(self.doc.subject) + 1:]
+                if anchor in self.anchors or not anchor:
+                    anchor = None  # one element per id
+                else:
+                    self.anchors.add(anchor)
+            return Value(sort_text, nested=rows, anchor=anchor, iri=term.value if anchor else None)
         if isinstance(term, ox.NamedNode):
             iri = term.value
             text = self.label(iri)
