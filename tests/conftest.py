@@ -60,7 +60,7 @@ class Virtuoso:
         self.url = f"http://127.0.0.1:{self.http_port}/sparql"
         self.update_url = f"http://127.0.0.1:{self.http_port}/sparql-auth"
 
-    def _script(self, *args: str, timeout: float = 120) -> str:
+    def _script(self, *args: str, timeout: float = 180) -> str:
         import subprocess
 
         proc = subprocess.run(["bash", str(VIRTUOSO_SCRIPT), *args], capture_output=True, text=True,
