@@ -28,7 +28,7 @@ GROUP_LABELS_FR = {"Overview": "Aperçu", "Dates": "Dates", "Relations": "Relati
                    "Goals and results": "Objectifs et résultats", "Identifiers and links": "Identifiants et liens",
                    "Sources": "Sources", "More": "Autres propriétés"}
 PROPERTY_GROUP = {
-    RDF_TYPE: "Overview", **{p: "Overview" for p in (*LABEL_PROPS, *DESCRIPTION_PROPS)}, _D + "type": "Overview", str(M8G.format): "Overview", _O + "classification": "Overview",
+    RDF_TYPE: "Overview", **{p: "Overview" for p in (*LABEL_PROPS, *DESCRIPTION_PROPS)}, _D + "type": "Overview", str(M8G["format"]): "Overview", _O + "classification": "Overview",
     PREFIXES["skos"] + "altLabel": "Overview", PREFIXES["eli"] + "id_local": "Overview", _D + "identifier": "Overview",
     _S + "startDate": "Dates", _S + "endDate": "Dates", _D + "date": "Dates", _D + "issued": "Dates",
     _D + "created": "Dates", _D + "modified": "Dates", str(THB.expectedCompletion): "Dates",

@@ -28,6 +28,7 @@ DEFAULT_LANG = "en"
 _LANG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 
 _D, _S, _O, _F, _P, _SK, _R = (PREFIXES[k] for k in ("dct", "schema", "org", "foaf", "prov", "skos", "rdfs"))
+_T, _SPDX = "http://www.w3.org/2006/time#", "http://spdx.org/rdf/terms#"
 # (en, fr) labels of reused properties, and of their inverse reading.
 PROPERTY_LABELS: dict[str, tuple[str, str]] = {
     RDF_TYPE: ("type", "type"), RDFS_LABEL: ("label", "libellé"), _R + "seeAlso": ("see also", "voir aussi"),
@@ -45,12 +46,25 @@ PROPERTY_LABELS: dict[str, tuple[str, str]] = {
     _S + "endDate": ("end date", "date de fin"), _S + "url": ("web page", "page web"),
     _S + "location": ("location", "lieu"), _S + "organizer": ("organiser", "organisateur"),
     _S + "funder": ("funder", "bailleur"), _S + "legislationIdentifier": ("identifier", "identifiant"),
-    _S + "eventAttendanceMode": ("attendance mode", "mode de participation"),
+    _S + "eventAttendanceMode": ("attendance mode (schema.org)", "mode de participation (schema.org)"),
     _S + "description": ("description", "description"), _S + "sameAs": ("same as", "identique à"),
     _S + "addressCountry": ("country", "pays"), _S + "about": ("about", "sujet"),
     str(M8G.hasParticipation): ("participation", "participation"),
     str(M8G.hasParticipant): ("participant", "participant"), str(M8G.role): ("role", "rôle"),
-    str(M8G.format): ("attendance mode", "mode de participation"),
+    str(M8G["format"]): ("attendance mode", "mode de participation"),  # (M8G.format would be str.format)
+    str(M8G["subEvent"]): ("sessions and parts", "séances et parties"),
+    str(M8G["parentEvent"]): ("part of the event", "fait partie de l'événement"),
+    _D + "extent": ("size", "taille"), _D + "format": ("format", "format"),
+    _T + "hasTime": ("time", "période"), _T + "hasBeginning": ("beginning", "début"), _T + "hasEnd": ("end", "fin"),
+    _T + "inXSDDate": ("date", "date"),
+    _P + "startedAtTime": ("started", "commencé le"), _P + "endedAtTime": ("ended", "terminé le"),
+    _P + "used": ("used", "a utilisé"), _P + "wasAssociatedWith": ("run by", "mené par"),
+    _P + "wasInfluencedBy": ("influenced by", "influencé par"),
+    _SPDX + "checksum": ("checksum", "somme de contrôle"), _SPDX + "algorithm": ("algorithm", "algorithme"),
+    _SPDX + "checksumValue": ("value", "valeur"),
+    PREFIXES["owl"] + "versionInfo": ("version", "version"),
+    _S + "containedInPlace": ("in", "dans"), _S + "honorificPrefix": ("title", "civilité"),
+    _S + "locationCreated": ("place of publication", "lieu de publication"),
     _O + "subOrganizationOf": ("part of organisation", "fait partie de l'organisation"),
     _O + "classification": ("kind of agency", "type d'organisme"), _O + "identifier": ("identifier", "identifiant"),
     _O + "resultedFrom": ("resulted from", "résulte de"), _O + "resultingOrganization": ("resulting organisation", "organisation résultante"),
@@ -97,7 +111,12 @@ INVERSE_LABELS: dict[str, tuple[str, str]] = {
     _S + "superEvent": ("sessions and parts", "séances et parties"),
     _S + "organizer": ("organiser of", "organisateur de"),
     str(M8G.role): ("role in", "rôle dans"),
-    str(M8G.format): ("attendance mode of", "mode de participation de"),
+    str(M8G["format"]): ("attendance mode of", "mode de participation de"),
+    str(M8G["subEvent"]): ("part of the event", "fait partie de l'événement"),
+    str(M8G["parentEvent"]): ("sessions and parts", "séances et parties"),
+    _T + "hasTime": ("time of", "période de"),
+    _S + "containedInPlace": ("contains", "contient"),
+    _P + "used": ("used by", "utilisé par"), _P + "wasAssociatedWith": ("ran", "a mené"),
     _P + "wasGeneratedBy": ("generated", "a produit"),
     _P + "agent": ("agent in", "agent dans"),
     _P + "hadRole": ("role in", "rôle dans"),
