@@ -143,8 +143,7 @@ def test_crawl_finds_no_broken_link_and_every_rdf_document_parses(client):
     for prefix in ("/.well-known/genid/", "/doc/import/", "/graph/", "/doc/concept/", "/def", "/shapes",
                    "/dataset", "/sparql"):
         assert any(u.startswith(prefix) for u in crawled), prefix
-    if undefined_terms:  # ontology/ is not the server's: the terms kb/provenance.py writes must be added there
-        pytest.xfail("terms the import records use are not in the ontology:\n" + "\n".join(undefined_terms))
+    assert not undefined_terms, "terms of our namespace that the ontology does not define:\n" + "\n".join(undefined_terms)
 
 
 def test_crawl_of_awkward_iris_finds_no_broken_link():
