@@ -368,6 +368,8 @@ class _Sender:
         self.stopped = False
 
     def __call__(self, message) -> None:
+        if self.stopped:  # pyoxigraph writes once more (a flush) after a failed write
+            raise Cancelled()
         chunk = isinstance(message, bytes)
         while self.conn.poll(0) or (chunk and self.unacked >= WINDOW):
             if self.conn.recv() == STOP:

@@ -8,7 +8,8 @@ than the cap is read, so a cut result is known for certain and flagged (never si
 
 * the response header ``X-KB-Truncated: true`` together with ``X-KB-Row-Limit: N`` (exactly when cut);
 * in SPARQL JSON results, a top-level member ``"x-kb": {"truncated": true, "limit": N}`` (exactly when cut;
-  JSON readers ignore unknown members).
+  JSON readers ignore unknown members), between "head" and "results": streaming readers (pyoxigraph,
+  Comunica) reject members after the bindings, and the reader learns of the cut before the rows.
 """
 
 from __future__ import annotations
@@ -158,12 +159,19 @@ class Prepared:
     def headers(self) -> dict[str, str]:
         return {TRUNCATED_HEADER: "true", LIMIT_HEADER: str(self.max_rows)} if self.truncated else {}
 
-    def patch_tail(self, tail: bytes) -> bytes:
-        """The last bytes of the body, with the JSON member that flags a cut result (JSON results only)."""
-        if not (self.truncated and self.fmt.name == "json"):
-            return tail
+    @property
+    def needs_flag(self) -> bool:
+        return self.truncated and self.fmt.name == "json"
+
+    def flag_cut(self, start: bytes) -> bytes | None:
+        """The start of a JSON results body with the member that flags a cut, inserted before "results"
+        (after "head": streaming parsers such as pyoxigraph's reject members after the bindings, and the
+        reader learns of the cut before the rows); None while `start` does not reach "results" yet."""
+        at = start.find(b'"results":')  # variable names cannot contain it: the first one is the member
+        if at < 0:
+            return None
         member = json.dumps({JSON_MEMBER: {"truncated": True, "limit": self.max_rows}})[1:-1].encode()
-        return tail.rstrip()[:-1] + b"," + member + b"}"
+        return start[:at] + member + b"," + start[at:]
 
 
 def prepare(results, fmt: ResultFormat, max_rows: int) -> Prepared:

@@ -27,7 +27,6 @@ from typing import Callable
 
 BUFFER_BYTES = 1024 * 1024  # answers up to this size are sent whole (and may be cached); bigger ones stream
 CHUNK_BYTES = 64 * 1024  # the size of a streamed chunk
-HOLD_BYTES = 64  # bytes held back until the end: the JSON results member that flags a cut goes there
 
 END = "end"
 
@@ -55,27 +54,37 @@ class Failed:
 class ChunkWriter:
     """The file-like object pyoxigraph's serialisers write to. Up to `buffer_bytes` it only buffers: a
     small answer ends up whole in `finish()`. Past that, it sends the head, then chunks of `CHUNK_BYTES`
-    through `send` (which blocks while the reader is behind: memory stays bounded). The last `HOLD_BYTES`
-    are always held back for `patch_tail`."""
+    through `send` (which blocks while the reader is behind: memory stays bounded). `patch_start`, when
+    given, rewrites the start of the body once it is long enough (it returns None until then): nothing is
+    sent before."""
 
     def __init__(self, send: Callable[[object], None], head, buffer_bytes: int = BUFFER_BYTES,
-                 patch_tail: Callable[[bytes], bytes] | None = None):
+                 patch_start: Callable[[bytes], bytes | None] | None = None):
         self._send = send
         self.head = head
         self._limit = max(0, int(buffer_bytes))
-        self._patch = patch_tail
+        self._patch = patch_start
         self._buffer = bytearray()
         self.streaming = False
+        self.cancelled = False
         self.sent = 0
 
     def write(self, data) -> int:
+        if self.cancelled:  # pyoxigraph writes once more (a flush) after a failed write
+            raise Cancelled()
         self._buffer += data
+        if self._patch is not None:
+            patched = self._patch(bytes(self._buffer))
+            if patched is None:
+                return len(data)
+            self._buffer[:] = patched
+            self._patch = None
         if not self.streaming:
-            if len(self._buffer) <= self._limit + HOLD_BYTES:
+            if len(self._buffer) <= self._limit:
                 return len(data)
             self.streaming = True
-            self._send(self.head)
-        while len(self._buffer) >= CHUNK_BYTES + HOLD_BYTES:
+            self._deliver(self.head)
+        while len(self._buffer) >= CHUNK_BYTES:
             self._emit(CHUNK_BYTES)
         return len(data)
 
@@ -85,20 +94,26 @@ class ChunkWriter:
     def _emit(self, n: int) -> None:
         chunk = bytes(self._buffer[:n])
         del self._buffer[:n]
-        self._send(chunk)
+        self._deliver(chunk)
         self.sent += len(chunk)
+
+    def _deliver(self, message) -> None:
+        try:
+            self._send(message)
+        except Cancelled:
+            self.cancelled = True
+            raise
 
     def finish(self) -> bytes | None:
         """End the answer: the whole body when it stayed small (nothing sent yet), else None after the rest
         was sent, followed by END."""
-        held = bytes(self._buffer[-HOLD_BYTES:])
-        del self._buffer[-HOLD_BYTES:]
-        self._buffer += self._patch(held) if self._patch else held
+        if self._patch is not None:
+            raise ValueError("the start of the answer could not be patched")
         if not self.streaming:
             return bytes(self._buffer)
         while self._buffer:
             self._emit(min(CHUNK_BYTES, len(self._buffer)))
-        self._send(END)
+        self._deliver(END)
         return None
 
 
