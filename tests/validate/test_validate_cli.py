@@ -89,6 +89,23 @@ def test_text_report_names_file_line_shape_and_summary():
     assert lines[-1].startswith("kb validate: FAILED: 2 files, ") and "violation" in lines[-1]
 
 
+def test_text_report_names_file_focus_path_value_and_message():
+    """Foundation: the text report names file, focus node, path, value and message (and line and shape)."""
+    require_examples()
+    f = EXAMPLES / "programme-ProgrammeShape-invalid.ttl"
+    p = kb("validate", str(f), str(EXAMPLES / "context.ttl"))
+    assert p.returncode == 1
+    lines = p.stdout.decode().splitlines()
+    assert lines[:4] == [
+        str(f),
+        "  <https://w3id.org/thb-kb/id/programme/example-programme>",
+        "    35: VIOLATION dct:hasPart = <https://w3id.org/thb-kb/id/place/example-city>",
+        "        dct:hasPart of a programme must point to a thb:Action.  "
+        "[thbsh:ProgrammeShape, sh:ClassConstraintComponent]",
+    ]
+    assert "dct:hasPart place:example-city" in f.read_text().splitlines()[34]  # line 35: the offending triple
+
+
 def test_warnings_pass_unless_fail_on_warning(tmp_path):
     require_examples()
     valid = (EXAMPLES / "event-EventShape-valid.ttl").read_text(encoding="utf-8")
