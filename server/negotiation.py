@@ -81,6 +81,24 @@ def error_format(request: Request) -> DocFormat:
         return HTML
 
 
+FORMAT_PARAMS = ("format", "output")  # Trifid, Wikibase and Virtuoso say `format`, LodView and Pubby `output`
+
+
+def param_format(request: Request) -> DocFormat | None:
+    """The format a `?format=`/`?output=` parameter names (a suffix, a format name or a media type, in any
+    case), None when there is no such parameter; ValueError (with the list) for a format not offered."""
+    for name in FORMAT_PARAMS:
+        value = request.args.get(name)
+        if value is None:
+            continue
+        key = value.strip().lower()
+        found = BY_SUFFIX.get(key) or BY_NAME.get(key) or OFFERS.get(key.split(";")[0].strip())
+        if found is None:
+            raise ValueError(f"Unknown format {value[:60]!r} in the {name} parameter.\n" + formats_message())
+        return found
+    return None
+
+
 def split_suffix(path: str) -> tuple[str, str | None]:
     """'type/slug.ttl' -> ('type/slug', 'ttl'); no dot in the last segment -> (path, None)."""
     head, _, last = path.rpartition("/")
@@ -91,7 +109,8 @@ def split_suffix(path: str) -> tuple[str, str | None]:
 
 
 def formats_message() -> str:
-    lines = ["This resource is available in these formats (Accept header, or the suffix of the document URL):"]
+    lines = ["This resource is available in these formats (Accept header, the suffix of the document URL, or "
+             "?format=suffix):"]
     lines += [f"  {f.media_type:<24} .{f.suffix:<7} {f.label}" for f in FORMATS]
     return "\n".join(lines)
 

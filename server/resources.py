@@ -95,7 +95,7 @@ def _rest(prefix: bytes) -> bytes:
 def thing(_path: str):
     imap = ext_state()["imap"]
     path = resolve(_rest(b"/id/"))
-    fmt = negotiation.request_format(request)
+    fmt = _format_parameter() or negotiation.request_format(request)
     if path is None:
         abort_with(404, "The knowledge base does not describe this IRI.")
     if fmt is None:
@@ -113,6 +113,26 @@ def thing(_path: str):
              for f in negotiation.FORMATS]
     links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
     resp.headers["Link"] = ", ".join(links)
+    return resp
+
+
+def _format_parameter() -> DocFormat | None:
+    """The format named by `?format=` or `?output=` (400 when it names none of ours)."""
+    try:
+        return negotiation.param_format(request)
+    except ValueError as exc:
+        abort_with(400, str(exc))
+
+
+def _canonical_document_redirect(imap: IriMap, path: str, fmt: DocFormat) -> Response:
+    """301 from `/doc/x?format=ttl` to `/doc/x.ttl`, the other parameters kept (as Wikibase does)."""
+    from urllib.parse import urlencode
+
+    rest = [(k, v) for k, v in request.args.items(multi=True) if k not in negotiation.FORMAT_PARAMS]
+    location = request.root_url.rstrip("/") + imap.doc_url(path, fmt.suffix) + (f"?{urlencode(rest)}" if rest else "")
+    resp = Response(f"See {location}\n", status=301, content_type="text/plain; charset=utf-8")
+    resp.headers["Location"] = location
+    resp.headers["Cache-Control"] = kbx().settings["cache_control"]
     return resp
 
 
@@ -146,6 +166,9 @@ def document(_path: str):
         resolved = _resolve_document(raw)
         cache.put(("resolve", version, raw), resolved)
     path, fmt = resolved
+    wanted = _format_parameter()
+    if wanted is not None:
+        return _canonical_document_redirect(imap, path, wanted)
     negotiated = fmt is None
     root = request.script_root
     if negotiated:
