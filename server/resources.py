@@ -36,6 +36,7 @@ bp.after_app_request(compress)
 
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
 _TIMELINE_KINDS = ("Agency", "Action", "Programme")
+DCT_IS_REPLACED_BY = "http://purl.org/dc/terms/isReplacedBy"
 READING_LANGUAGES = (("en", "English"), ("fr", "Français"))  # the languages the ontology labels are in
 
 
@@ -98,6 +99,9 @@ def thing(_path: str):
     fmt = _format_parameter() or negotiation.request_format(request)
     if path is None:
         abort_with(404, "The knowledge base does not describe this IRI.")
+    successor = _successor(imap.thing_iri(path))
+    if successor is not None:
+        return _moved(imap, successor)
     if fmt is None:
         return not_acceptable(lambda f: imap.doc_url(path, f.suffix, request.script_root))
     target = imap.doc_url(path, None if fmt.is_html else fmt.suffix)
@@ -113,6 +117,34 @@ def thing(_path: str):
              for f in negotiation.FORMATS]
     links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
     resp.headers["Link"] = ", ".join(links)
+    return resp
+
+
+def _successor(iri: str) -> str | None:
+    """The IRI that replaces `iri` (`dct:isReplacedBy`: a moved or merged thing), cached per KB version."""
+    version, _ = kb_state()
+    cache: LRU = ext_state()["cache"]
+    key = ("successor", version, iri)
+    hit = cache.get(key)
+    if hit is None:
+        rows = kbx().store.query(f"SELECT ?n WHERE {{ <{iri}> <{DCT_IS_REPLACED_BY}> ?n FILTER(isIRI(?n)) }} "
+                                 "ORDER BY ?n LIMIT 1")
+        hit = next((r["n"].value for r in rows), "")  # "" (none) is cached too
+        cache.put(key, hit)
+    return hit or None
+
+
+def _moved(imap: IriMap, successor: str) -> Response:
+    """301 to the successor's /id/ URL (the ?lang= choice kept), or to the successor IRI elsewhere."""
+    path = imap.thing_path(successor)
+    if path is None:
+        location = successor
+    else:
+        lang = explicit_lang(request)
+        location = request.root_url.rstrip("/") + imap.id_url(path) + (f"?lang={lang}" if lang else "")
+    resp = Response(f"Moved to {location}\n", status=301, content_type="text/plain; charset=utf-8")
+    resp.headers["Location"] = location
+    resp.headers["Cache-Control"] = kbx().settings["cache_control"]
     return resp
 
 
