@@ -48,6 +48,8 @@ ORDER = {p: i for i, p in enumerate(PROPERTY_GROUP)}
 FIRST = {p: i for i, p in enumerate((str(M8G.hasParticipant), PREFIXES["prov"] + "agent", str(M8G.role),
                                      PREFIXES["prov"] + "hadRole"))}
 RELATION_NS = (str(THB), _O, _D, _S, str(M8G), PREFIXES["prov"], PREFIXES["eli"], PREFIXES["skos"])
+IMAGE_PROPS = frozenset((PREFIXES["foaf"] + "depiction", PREFIXES["foaf"] + "img", PREFIXES["foaf"] + "logo",
+                         _S + "image", _S + "logo", _S + "thumbnailUrl"))
 SCHEMA_TYPES = {"Action": "Project", "Programme": "FundingScheme", "Convention": "Legislation",
                 "Agency": "GovernmentOrganization", "Event": "Event", "Report": "Report",
                 "SourceDocument": "CreativeWork", "Place": "Place", "Person": "Person"}
@@ -63,6 +65,7 @@ class Value:
     iri: str | None = None
     nested: list["Row"] = field(default_factory=list)
     anchor: str | None = None        # the fragment of a hash IRI of the subject, where its description is
+    image_alt: str | None = None     # set on pictures (IMAGE_PROPS): shown as an image with this alternative
 
 
 @dataclass
@@ -96,6 +99,7 @@ class EntityView:
         self.labels = label_map([*own, *labels])
         self.bnodes: dict = {}
         self.anchors: set[str] = set()
+        self.title: str | None = None
         for t in (*doc.closure, *doc.via):
             if is_anon(t.subject, doc.anon_prefix):
                 self.bnodes.setdefault(t.subject, []).append(t)
@@ -158,7 +162,12 @@ class EntityView:
         for p, objs in by_prop.items():
             values = [self.value(o, depth) for o in objs]
             values.sort(key=lambda v: (v.external, v.text.casefold(), v.iri or ""))
-            rows.append(Row(p, self.vocab.property_label(p, self.langs), values))
+            label = self.vocab.property_label(p, self.langs)
+            if p in IMAGE_PROPS:
+                for v in values:
+                    if v.external and v.iri and is_web_iri(v.iri):
+                        v.image_alt = f"{label}: {self.title}" if self.title else label
+            rows.append(Row(p, label, values))
         rows.sort(key=lambda r: (FIRST.get(r.prop, len(FIRST)), ORDER.get(r.prop, len(ORDER)), r.label.casefold()))
         return rows
 
@@ -167,7 +176,7 @@ class EntityView:
         doc = self.doc
         subject_iri = doc.subject
         title = pick(self.labels.get(subject_iri, []), self.langs)
-        title_text = title[0] if title else local_name(subject_iri)
+        title_text = self.title = title[0] if title else local_name(subject_iri)
         desc_candidates = [(DESCRIPTION_PROPS.index(t.predicate.value), t.object.language or "", t.object.value)
                            for t in doc.head if t.predicate.value in DESCRIPTION_PROPS and isinstance(t.object, ox.Literal)]
         description = pick(desc_candidates, self.langs)
