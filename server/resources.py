@@ -17,10 +17,11 @@ from urllib.parse import unquote
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from kb.namespaces import THB
 from kb.store.base import StoreUnavailable
 
 from . import documents, negotiation
-from .entity_view import EntityView
+from .entity_view import SCHEMA_TYPES, EntityView
 from .http_common import (LRU, abort_with, check_request, compress, ext_state, finish, gzip_bytes, http_error,
                           kb_state, kbx, not_acceptable, not_modified, alternate_links, requested_page, serialize,
                           store_down, unexpected, vocabulary)
@@ -116,8 +117,26 @@ def thing(_path: str):
     links = [f'<{imap.doc_url(path, f.suffix, root)}>; rel="describedby"; type="{f.media_type}"'
              for f in negotiation.FORMATS]
     links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
+    links += _type_links(imap.thing_iri(path))
     resp.headers["Link"] = ", ".join(links)
     return resp
+
+
+def _type_links(iri: str) -> list[str]:
+    """FAIR Signposting `rel="type"` links: the thing's classes, and the schema.org type of its page markup;
+    cached per KB version."""
+    version, _ = kb_state()
+    cache: LRU = ext_state()["cache"]
+    key = ("types", version, iri)
+    hit = cache.get(key)
+    if hit is None:
+        types = sorted(r["t"].value for r in kbx().store.query(f"SELECT ?t WHERE {{ <{iri}> a ?t FILTER(isIRI(?t)) }}"))
+        thb = str(THB)
+        schema = sorted({"https://schema.org/" + SCHEMA_TYPES[t[len(thb):]] for t in types
+                         if t.startswith(thb) and t[len(thb):] in SCHEMA_TYPES} - set(types))
+        hit = tuple(f'<{t}>; rel="type"' for t in (*types, *schema))
+        cache.put(key, hit)
+    return list(hit)
 
 
 def _successor(iri: str) -> str | None:
@@ -245,6 +264,7 @@ def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None
     links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q)
     links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
     links.append(f'<{imap.doc_iri(path)}>; rel="cite-as"')
+    links += _type_links(imap.thing_iri(path))
     if settings.get("license"):
         links.append(f'<{settings["license"]}>; rel="license"')
     if pages and pages > 1:
