@@ -184,11 +184,30 @@ class Origins:
         self.inputs = inputs
         self.subject_of: dict = {}
         self.parent_of: dict = {}
+        self.also_in: dict = {}  # nodes described in more than one input: the other inputs
         for i, inp in enumerate(inputs):
             for q in inp.quads:
-                self.subject_of.setdefault(q.subject, i)
+                first = self.subject_of.setdefault(q.subject, i)
+                if first != i and i not in self.also_in.setdefault(q.subject, []):
+                    self.also_in[q.subject].append(i)
                 if not isinstance(q.object, ox.Literal):
                     self.parent_of.setdefault(q.object, (q.subject, q.predicate, i))
+
+    def _input_of(self, node, predicate: str | None, value) -> int:
+        """The input that describes `node`: when several do, the one holding the offending triple (node,
+        predicate, value), or at least a triple with that predicate; else the first."""
+        first = self.subject_of[node]
+        if node not in self.also_in or predicate is None:
+            return first
+        candidates = [first, *self.also_in[node]]
+        with_predicate = [i for i in candidates
+                          if any(q.subject == node and q.predicate.value == predicate for q in self.inputs[i].quads)]
+        if value is not None:
+            for i in with_predicate:
+                if any(q.subject == node and q.predicate.value == predicate and q.object.value == str(value)
+                       for q in self.inputs[i].quads):
+                    return i
+        return with_predicate[0] if with_predicate else first
 
     def described(self, node) -> bool:
         return node in self.subject_of
@@ -203,7 +222,7 @@ class Origins:
 
     def locate(self, node, predicate: str | None, depth: int = 0, value=None) -> tuple[str | None, int | None]:
         if node in self.subject_of:
-            inp = self.inputs[self.subject_of[node]]
+            inp = self.inputs[self._input_of(node, predicate, value)]
             blank = isinstance(node, ox.BlankNode)
             label = node.value.split("_", 1)[1] if blank else node.value
             generated = blank and len(label) == 32 and all(c in "0123456789abcdef" for c in label)

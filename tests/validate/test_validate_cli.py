@@ -203,6 +203,32 @@ def test_mixed_run_reports_every_file(tmp_path):
     assert doc["summary"]["files"] == 6
 
 
+@pytest.mark.parametrize("fmt", ["turtle", "ntriples", "nquads", "trig", "jsonld", "rdfxml"])
+def test_every_rdf_format_is_validated(tmp_path, fmt):
+    """Issue 6, point 1: every RDF format the foundation reads, chosen by the file's extension; the finding is
+    the same whatever the syntax, with the line of the offending triple."""
+    require_examples()
+    from kb import rdfio
+
+    info = rdfio.format_for(fmt)
+    files = []
+    for name in ("context", "programme-ProgrammeShape-invalid"):
+        g = rdfio.triples_to_graph(rdfio.read_file(EXAMPLES / f"{name}.ttl"))
+        f = tmp_path / f"{name}{info.extensions[0]}"
+        f.write_bytes(rdfio.serialize_graph(g, info))
+        files.append(f)
+    ok = kb("validate", str(files[0]))
+    assert ok.returncode == 0, out(ok)
+    p = kb("validate", "--format", "json", *map(str, files))
+    assert p.returncode == 1, out(p)
+    (r,) = json.loads(p.stdout)["results"]
+    assert (r["file"], r["nodeShape"], r["pathIri"], r["value"]) == (
+        str(files[1]), "https://w3id.org/thb-kb/shapes#ProgrammeShape", "http://purl.org/dc/terms/hasPart",
+        "<https://w3id.org/thb-kb/id/place/example-city>")
+    line = files[1].read_text(encoding="utf-8").splitlines()[r["line"] - 1]
+    assert ("example-programme" if fmt == "jsonld" else "example-city") in line  # JSON-LD: the node's "@id"
+
+
 def test_stdin_with_input_format():
     nt = (EXAMPLES / "context.ttl")
     require_examples()
