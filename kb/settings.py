@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("threads", 8, "Threads per worker: queries release the GIL, so threads use every core.", int),
     Setting("write_token", None, "Bearer token that authorises writes (imports, Graph Store PUT/POST/DELETE). Unset: writes are disabled.", secret=True),
     Setting("query_timeout", 30.0, "Maximum seconds a SPARQL query may run; a client may ask for less with `timeout=`.", float),
-    Setting("max_rows", 10000, "Maximum rows (or triples) in one SPARQL result; a cut result is flagged, never silent.", int),
+    Setting("max_rows", 10000, "Maximum rows (or triples) in one SPARQL result; a cut result is flagged, never silent; 0: no cap.", int),
     Setting("sparql_workers", 0, "Processes that evaluate SPARQL queries over the on-disk store (killed and replaced when a query passes its timeout); 0: one per core.", int),
     Setting("query_memory", 2048, "Maximum memory (MiB) of one SPARQL query worker over the on-disk store; a query that needs more is stopped (503). 0: no limit.", int),
     Setting("max_body", 10 * 1024 * 1024, "Maximum request body in bytes (413 beyond).", int),
