@@ -29,7 +29,7 @@ LIMIT_TERMS = (
     ("maxRows", "maximum rows", "The most rows (SELECT) or triples (CONSTRUCT, DESCRIBE) one answer holds. A cut "
      f"answer is flagged by the response headers `{TRUNCATED_HEADER}: true` and `{LIMIT_HEADER}: N`, and in SPARQL "
      f"JSON results by the top-level member `\"{JSON_MEMBER}\": {{\"truncated\": true, \"limit\": N}}`; neither "
-     "appears when nothing was cut."),
+     "appears when nothing was cut. 0: no cap."),
     ("queryTimeout", "query timeout", "Seconds a query may run before it is stopped (503). A client may ask for less "
      "with the `timeout` parameter."),
     ("maxRequestBytes", "maximum request size", "Largest request body accepted, in bytes (413 beyond)."),
