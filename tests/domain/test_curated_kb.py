@@ -193,6 +193,14 @@ def test_sef_is_one_body_with_both_names(kb):
     assert units == {agency("pt-sef-anti-trafficking-unit"), agency("pt-sef-planning-and-training-department")}
 
 
+def test_acronyms_are_tagged_with_the_language_they_come_from(kb):
+    """The 2016 text writes the Portuguese observatory's acronym "OSTH" (English word order); its own
+    acronym is OTSH (Observatório do Tráfico de Seres Humanos; design/research/domain_vocab.md)."""
+    names = set(ask(kb, "SELECT ?n WHERE { <%s> skos:altLabel ?n }" % agency("pt-osth")))
+    assert (Literal("OSTH", lang="en"),) in names and (Literal("OTSH", lang="pt"),) in names
+    assert (Literal("OSTH", lang="pt"),) not in names
+
+
 def test_agencies_have_country_and_own_language_names(kb):
     rows = ask(kb, """
         SELECT ?a ?country ?own WHERE {
