@@ -204,17 +204,23 @@ def metadata(imap: IriMap, doc: Document, modified: dt.datetime | None, license_
     if license_iri:
         triples.append(ox.Triple(d, _nn(DCT + "license"), _nn(license_iri)))
     if doc.pages > 1:
-        view = _nn(imap.doc_iri(doc.path, page=doc.page))
-        h = lambda name: _nn(HYDRA + name)  # noqa: E731
-        page_iri = lambda k: _nn(imap.doc_iri(doc.path, page=k))  # noqa: E731
-        triples += [ox.Triple(d, h("view"), view),
-                    ox.Triple(view, RDF_TYPE, h("PartialCollectionView")),
-                    ox.Triple(view, h("first"), page_iri(1)),
-                    ox.Triple(view, h("last"), page_iri(doc.pages))]
-        if doc.page > 1:
-            triples.append(ox.Triple(view, h("previous"), page_iri(doc.page - 1)))
-        if doc.page < doc.pages:
-            triples.append(ox.Triple(view, h("next"), page_iri(doc.page + 1)))
+        triples += paging_triples(d.value, lambda k: imap.doc_iri(doc.path, page=k), doc.page, doc.pages)
+    return triples
+
+
+def paging_triples(collection: str, page_iri, page: int, pages: int) -> list[ox.Triple]:
+    """Hydra paging: `<collection> hydra:view <page k>`, a hydra:PartialCollectionView with first, last,
+    previous and next; `page_iri(k)` is the IRI of page k."""
+    h = lambda name: _nn(HYDRA + name)  # noqa: E731
+    view = _nn(page_iri(page))
+    triples = [ox.Triple(_nn(collection), h("view"), view),
+               ox.Triple(view, RDF_TYPE, h("PartialCollectionView")),
+               ox.Triple(view, h("first"), _nn(page_iri(1))),
+               ox.Triple(view, h("last"), _nn(page_iri(pages)))]
+    if page > 1:
+        triples.append(ox.Triple(view, h("previous"), _nn(page_iri(page - 1))))
+    if page < pages:
+        triples.append(ox.Triple(view, h("next"), _nn(page_iri(page + 1))))
     return triples
 
 

@@ -18,6 +18,7 @@ from kb.namespaces import PREFIXES, SCHEMA, THB
 
 from .labels import LABEL_PROPS, explicit_lang, local_name, pick, reader_languages
 from . import negotiation
+from .documents import paging_triples
 from .http_common import abort_with, check_request, ext_state, kb_state, not_acceptable, requested_page, serialize
 
 bp = Blueprint("pages", __name__)
@@ -233,22 +234,15 @@ def _collection(name: str, members: list[Entry], total: int, page: int, pages: i
     coll = n(f"{kb.iris.base}class/{name}")
     query = "sort=date&" if sort == "date" else ""
 
-    def view_iri(k: int):
+    def view_iri(k: int) -> str:
         q = query + (f"page={k}" if k > 1 else "")
-        return n(f"{kb.iris.base}class/{name}" + (f"?{q.rstrip('&')}" if q.rstrip("&") else ""))
+        return f"{kb.iris.base}class/{name}" + (f"?{q.rstrip('&')}" if q.rstrip("&") else "")
 
-    view = view_iri(page)
     xsd_int = n(PREFIXES["xsd"] + "integer")
     triples = [ox.Triple(coll, n(RDF_TYPE), n(H + "Collection")),
                ox.Triple(coll, n(LABEL), ox.Literal(PLURALS[name], language="en")),
                ox.Triple(coll, n(H + "totalItems"), ox.Literal(str(total), datatype=xsd_int)),
-               ox.Triple(coll, n(H + "view"), view),
-               ox.Triple(view, n(RDF_TYPE), n(H + "PartialCollectionView")),
-               ox.Triple(view, n(H + "first"), view_iri(1)), ox.Triple(view, n(H + "last"), view_iri(pages))]
-    if page > 1:
-        triples.append(ox.Triple(view, n(H + "previous"), view_iri(page - 1)))
-    if page < pages:
-        triples.append(ox.Triple(view, n(H + "next"), view_iri(page + 1)))
+               *paging_triples(coll.value, view_iri, page, pages)]
     for e in members:
         m = n(e.iri)
         triples += [ox.Triple(coll, n(H + "member"), m), ox.Triple(m, n(RDF_TYPE), n(CLASSES[name]))]
