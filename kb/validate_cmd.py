@@ -55,9 +55,9 @@ def _shacl(store: ox.Store, shapes):
 
     pyshacl_speedups.install()
 
-    _, report, _ = pyshacl.validate(store, shacl_graph=shapes, ont_graph=None, inference="none", advanced=True,
-                                    inplace=True, allow_warnings=False, allow_infos=False, meta_shacl=False,
-                                    js=False, do_owl_imports=False)
+    _, report, _ = pyshacl.validate(store, shacl_graph=pyshacl_speedups.memoised(shapes), ont_graph=None,
+                                    inference="none", advanced=True, inplace=True, allow_warnings=False,
+                                    allow_infos=False, meta_shacl=False, js=False, do_owl_imports=False)
     return report
 
 
