@@ -30,6 +30,7 @@ BLUEPRINTS = (
     "server.pages",
     "server.vocab",
     "server.graphs",
+    "server.changes",
 )
 
 
