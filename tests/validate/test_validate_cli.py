@@ -106,6 +106,24 @@ def test_text_report_names_file_focus_path_value_and_message():
     assert "dct:hasPart place:example-city" in f.read_text().splitlines()[34]  # line 35: the offending triple
 
 
+def test_shapes_in_the_data_have_no_effect(tmp_path):
+    """Only the trusted shapes apply: data that deactivates a shape, or brings a shape of its own, changes
+    nothing."""
+    require_examples()
+    f = tmp_path / "sneaky.ttl"
+    f.write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n"
+        "@prefix thbsh: <https://w3id.org/thb-kb/shapes#> .\n"
+        "thbsh:ProgrammeShape sh:deactivated true .\n"
+        "<urn:x:Mine> a sh:NodeShape ; sh:targetNode <urn:x:a> ; sh:property [ sh:path <urn:x:p> ; sh:minCount 1 ] .\n",
+        encoding="utf-8")
+    invalid = EXAMPLES / "programme-ProgrammeShape-invalid.ttl"
+    p = kb("validate", "--format", "json", str(invalid), str(EXAMPLES / "context.ttl"), str(f))
+    assert p.returncode == 1, out(p)
+    results = json.loads(p.stdout)["results"]
+    assert [r["nodeShape"] for r in results] == ["https://w3id.org/thb-kb/shapes#ProgrammeShape"]
+
+
 def test_warnings_pass_unless_fail_on_warning(tmp_path):
     require_examples()
     valid = (EXAMPLES / "event-EventShape-valid.ttl").read_text(encoding="utf-8")
