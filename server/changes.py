@@ -138,6 +138,7 @@ def _html(records: list[str], statements: list[ox.Triple], total: int, page: int
         one = lambda key: (p.get(key) or [""])[0]  # noqa: E731
         rows.append({
             "href": imap.local_url(rec, request.script_root), "label": one(RDFS_LABEL) or rec,
+            "name": "Import " + rec.rsplit("/", 1)[-1],
             "ended": one(PROV + "endedAtTime")[:19].replace("T", " "), "mode": one(thb + "importMode"),
             "graphs": [(g, imap.local_url(g, request.script_root)) for g in sorted(p.get(thb + "targetGraph", []))],
             "added": one(thb + "triplesAdded"), "removed": one(thb + "triplesRemoved"),

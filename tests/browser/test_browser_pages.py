@@ -48,6 +48,7 @@ def pages(store) -> dict[str, str]:
         "convention": "/doc/" + convention[len(base) + 3:],
         "ontology": "/def",
         "search": "/search?q=police",
+        "changes": "/changes",
     }
 
 
@@ -67,7 +68,7 @@ def visit(browser, url: str, name: str, width: int, height: int):
     return ctx, page, problems, scroll_width
 
 
-@pytest.mark.parametrize("name", ["home", "agency", "event", "convention", "ontology", "search"])
+@pytest.mark.parametrize("name", ["home", "agency", "event", "convention", "ontology", "search", "changes"])
 def test_page_renders_without_errors(browser, live_server, curated_store, name):
     url = live_server.url + pages(curated_store)[name]
     for width, height in ((1280, 900), (375, 800)):
