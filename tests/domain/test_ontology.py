@@ -77,6 +77,17 @@ def test_core_classes_and_properties_are_defined():
     assert (THB.organiser, RDFS.subPropertyOf, URIRef("https://schema.org/organizer")) in g
 
 
+def test_the_five_concept_schemes_exist_with_concepts_labelled_in_en_and_fr():
+    g = ontology_graph()
+    schemes = {str(s).rsplit("/", 1)[1] for s in g.subjects(RDF.type, SKOS.ConceptScheme)}
+    assert {"event-type", "agency-type", "theme", "role", "attendance-mode"} <= schemes
+    for scheme in g.subjects(RDF.type, SKOS.ConceptScheme):
+        concepts = set(g.subjects(SKOS.inScheme, scheme))
+        assert concepts, scheme
+        for c in concepts | {scheme}:
+            assert {"en", "fr"} <= {label.language for label in g.objects(c, SKOS.prefLabel)}, c
+
+
 def test_alignments_are_separate_from_the_core():
     core = load(ONTOLOGY_DIR / "thb.ttl")
     assert not list(core.triples((None, SKOS.closeMatch, None)))
