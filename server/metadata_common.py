@@ -18,6 +18,8 @@ from kb import rdfio
 from kb.namespaces import PREFIXES
 from kb.store import StoreError
 
+from . import negotiation
+
 # The RDF formats of metadata documents, first = default for clients that accept anything.
 RDF_FORMATS = tuple(rdfio.BY_NAME[n] for n in ("turtle", "jsonld", "rdfxml", "ntriples"))
 HTML = "text/html"
@@ -75,32 +77,19 @@ class NotAcceptable(Exception):
 
 
 def negotiate(*, html: bool) -> str:
-    """The format name ('html' or an rdfio format name) from `?format=` or the Accept header."""
-    asked = request.args.get("format")
-    if asked:
-        if html and asked.lower() == "html":
-            return "html"
-        try:
-            fmt = rdfio.format_for(asked)
-        except ValueError as exc:
-            raise NotAcceptable(str(exc)) from None
-        if fmt not in RDF_FORMATS:
-            raise NotAcceptable(f"format {asked!r} is not offered here")
-        return fmt.name
-    offers = [f.media_type for f in RDF_FORMATS] + ([HTML] if html else [])
-    aliases = {"application/json": "jsonld", "application/x-turtle": "turtle", "text/plain": "ntriples",
-               "application/xml": "rdfxml", "text/xml": "rdfxml", "application/xhtml+xml": "html"}
-    accept = request.accept_mimetypes
-    if not accept:
-        return RDF_FORMATS[0].name
-    best = accept.best_match(offers + [a for a, n in aliases.items() if html or n != "html"])
-    if best is None:
-        raise NotAcceptable("none of the offered formats is acceptable")
-    if best == HTML:
-        return "html"
-    if best in aliases:
-        return aliases[best]
-    return rdfio.format_for(media_type=best).name
+    """The format name ('html' or an rdfio format name) from `?format=` or the Accept header: the rules of
+    the entity documents (server.negotiation), except that a client that accepts anything gets Turtle."""
+    try:
+        fmt = negotiation.param_format(request)
+    except ValueError as exc:
+        raise NotAcceptable(str(exc).splitlines()[0]) from None
+    if fmt is None:
+        fmt = negotiation.negotiate(request.accept_mimetypes, rdf_only=not html, rdf_first=True)
+        if fmt is None:
+            raise NotAcceptable("none of the offered formats is acceptable")
+    if fmt.is_html and not html:
+        raise NotAcceptable("HTML is not offered here")
+    return fmt.name
 
 
 def not_acceptable(message: str, *, html: bool) -> Response:

@@ -59,13 +59,16 @@ OFFERS: dict[str, DocFormat] = {f.media_type: f for f in FORMATS}
 OFFERS.update({mt: BY_NAME[name] for mt, name in _ALIASES})
 _OFFER_LIST = list(OFFERS)
 _RDF_OFFER_LIST = [mt for mt, f in OFFERS.items() if not f.is_html]
+_HTML_OFFER_LIST = [mt for mt, f in OFFERS.items() if f.is_html]
 
 
-def negotiate(accept: MIMEAccept, *, rdf_only: bool = False) -> DocFormat | None:
-    """The format the client prefers, or None when nothing it accepts is offered (406)."""
-    if not accept:  # no Accept header (or one Werkzeug could not parse into anything): HTML
-        return None if rdf_only else HTML
-    match = accept.best_match(_RDF_OFFER_LIST if rdf_only else _OFFER_LIST)
+def negotiate(accept: MIMEAccept, *, rdf_only: bool = False, rdf_first: bool = False) -> DocFormat | None:
+    """The format the client prefers, or None when nothing it accepts is offered (406). Ties (`*/*`, no
+    Accept header) go to HTML, or with `rdf_first` (metadata documents: VoID, DCAT) to Turtle."""
+    if not accept:  # no Accept header (or one Werkzeug could not parse into anything)
+        return RDF_FORMATS[0] if rdf_only or rdf_first else HTML
+    offers = _RDF_OFFER_LIST if rdf_only else (_RDF_OFFER_LIST + _HTML_OFFER_LIST if rdf_first else _OFFER_LIST)
+    match = accept.best_match(offers)
     return OFFERS[match] if match else None
 
 
@@ -93,6 +96,11 @@ def param_format(request: Request) -> DocFormat | None:
             continue
         key = value.strip().lower()
         found = BY_SUFFIX.get(key) or BY_NAME.get(key) or OFFERS.get(key.split(";")[0].strip())
+        if found is None:
+            try:  # the other names kb.rdfio knows ("json-ld", "n-triples", "xml"...)
+                found = BY_NAME.get(rdfio.format_for(key).name)
+            except ValueError:
+                found = None
         if found is None:
             raise ValueError(f"Unknown format {value[:60]!r} in the {name} parameter.\n" + formats_message())
         return found
