@@ -270,12 +270,14 @@ class WorkerPool:
                 if remaining <= 0:
                     break
                 try:
-                    if worker.conn.poll(min(remaining, WATCH_INTERVAL)):
+                    ready = worker.conn.poll(min(remaining, WATCH_INTERVAL))
+                    if ready and time.monotonic() - budget.watched < WATCH_INTERVAL:
                         return worker.conn.recv()
                 except (EOFError, OSError) as exc:
                     log.error("a SPARQL worker died while running a query: %s", exc)
                     self._retire(worker)
                     raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"))
+                budget.watched = time.monotonic()  # a look at the memory at least every WATCH_INTERVAL, also mid-stream
                 if self.max_memory and _rss(worker.pid) > self.max_memory:
                     log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
                                 self.max_memory // 2**20)
@@ -397,6 +399,7 @@ class _Budget:
     def __init__(self, timeout: float):
         self.timeout = timeout
         self.spent = 0.0
+        self.watched = time.monotonic()  # the last look at the worker's memory
 
     def remaining(self, since: float) -> float:
         """What is left, counting the time since `since` as spent."""
