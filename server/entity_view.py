@@ -268,5 +268,11 @@ class EntityView:
             parent = [t.object.value for t in self.doc.out if t.predicate.value == _O + "subOrganizationOf"]
             if parent:
                 data["parentOrganization"] = {"@id": parent[0], "name": self.label(parent[0]) or local_name(parent[0])}
-        text = json.dumps(data, ensure_ascii=False, indent=1)
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return json_in_script(data)
+
+
+def json_in_script(data) -> str:
+    """JSON for a <script type="application/ld+json"> element: '<', '>' and '&' written as unicode escapes,
+    so that no value can close the element."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
@@ -15,7 +14,8 @@ from .catalog import KEYWORDS
 from .charts import bar_chart
 from .iris import IriMap
 from .labels import DEFAULT_LANG, best_labels
-from .metadata_common import per_version
+from .entity_view import json_in_script
+from .metadata_common import kb, per_version
 
 bp = Blueprint("home", __name__)
 
@@ -25,10 +25,6 @@ CLASS_NAMES = {"Action": "Actions", "Programme": "Programmes", "Convention": "Co
 # the class index pages (server/pages.py, `/class/<name>`), linked from the counts when that module is loaded
 INDEX_NAMES = {"Action": "action", "Programme": "programme", "Convention": "convention", "Agency": "agency",
                "Event": "event", "Report": "report", "SourceDocument": "document"}
-
-
-def kb():
-    return current_app.extensions["kb"]
 
 
 @dataclass
@@ -96,8 +92,7 @@ def dataset_jsonld(*, root: str, settings: dict, dataset: str, modified, keyword
                           "encodingFormat": d.media_type} for d in dumps.DUMP_FILES],
         "subjectOf": {"@type": "DataCatalog", "url": root + "catalog"},
     }
-    text = json.dumps(doc, ensure_ascii=False, indent=1)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return json_in_script(doc)
 
 
 @bp.get("/")

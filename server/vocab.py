@@ -11,14 +11,14 @@ import threading
 from collections import defaultdict
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from kb.namespaces import PREFIXES
 
 from . import negotiation
 from .labels import explicit_lang, local_name, pick, reader_languages
 from .negotiation import DocFormat
-from .http_common import (LRU, abort_with, alternate_links, check_request, ext_state, finish, gzip_bytes, kb_state,
+from .http_common import (LRU, abort_with, alternate_links, check_request, ext_state, finish, gzip_bytes, kb_state, kbx,
                           not_acceptable, not_modified, serialize)
 
 bp = Blueprint("vocab", __name__)
@@ -32,10 +32,6 @@ SHAPE_KEYS = ("minCount", "maxCount", "datatype", "class", "nodeKind", "pattern"
               "languageIn", "uniqueLang", "minLength", "maxLength", "minInclusive", "maxInclusive", "minExclusive",
               "maxExclusive", "node", "or", "and", "not", "xone", "qualifiedValueShape", "qualifiedMinCount",
               "qualifiedMaxCount", "equals", "disjoint", "lessThan", "closed", "ignoredProperties")
-
-
-def kbx():
-    return current_app.extensions["kb"]
 
 
 class GraphCache:
