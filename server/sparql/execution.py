@@ -118,8 +118,7 @@ def _answer(store, job: Job, analysis, send, started: float, state: dict) -> Non
         elapsed = (time.perf_counter() - started) * 1000
         head = Outcome(200, b"", fmt.content_type, {"Server-Timing": f"query;dur={elapsed:.1f}", **prepared.headers},
                        kind, fmt.name, prepared.truncated, streamed=True)
-        state["writer"] = writer = ChunkWriter(send, head, job.buffer_bytes,
-                                                   prepared.flag_cut if prepared.needs_flag else None)
+        state["writer"] = writer = ChunkWriter(send, head, job.buffer_bytes, prepared.cut_flag())
         res.write(prepared, writer)
     finally:
         del result, prepared

@@ -14,6 +14,7 @@ than the cap is read, so a cut result is known for certain and flagged (never si
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from dataclasses import dataclass
@@ -159,19 +160,23 @@ class Prepared:
     def headers(self) -> dict[str, str]:
         return {TRUNCATED_HEADER: "true", LIMIT_HEADER: str(self.max_rows)} if self.truncated else {}
 
-    @property
-    def needs_flag(self) -> bool:
-        return self.truncated and self.fmt.name == "json"
+    def cut_flag(self):
+        """What rewrites the start of the body to flag a cut (JSON results only), else None. A plain function
+        of the limit: it keeps no reference to the results (which must not outlive their thread)."""
+        if self.truncated and self.fmt.name == "json":
+            return functools.partial(flag_cut, self.max_rows)
+        return None
 
-    def flag_cut(self, start: bytes) -> bytes | None:
-        """The start of a JSON results body with the member that flags a cut, inserted before "results"
-        (after "head": streaming parsers such as pyoxigraph's reject members after the bindings, and the
-        reader learns of the cut before the rows); None while `start` does not reach "results" yet."""
-        at = start.find(b'"results":')  # variable names cannot contain it: the first one is the member
-        if at < 0:
-            return None
-        member = json.dumps({JSON_MEMBER: {"truncated": True, "limit": self.max_rows}})[1:-1].encode()
-        return start[:at] + member + b"," + start[at:]
+
+def flag_cut(limit: int, start: bytes) -> bytes | None:
+    """The start of a JSON results body with the member that flags a cut, inserted before "results" (after
+    "head": streaming parsers such as pyoxigraph's reject members after the bindings, and the reader learns
+    of the cut before the rows); None while `start` does not reach "results" yet."""
+    at = start.find(b'"results":')  # variable names cannot contain it: the first one is the member
+    if at < 0:
+        return None
+    member = json.dumps({JSON_MEMBER: {"truncated": True, "limit": limit}})[1:-1].encode()
+    return start[:at] + member + b"," + start[at:]
 
 
 def prepare(results, fmt: ResultFormat, max_rows: int) -> Prepared:
