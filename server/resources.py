@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -279,6 +280,13 @@ def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None
     return links
 
 
+def _graphs_of(store, iri: str) -> list[tuple[str, int]]:
+    """The named graphs that hold statements about `iri`, with how many, most first."""
+    rows = store.query(f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }} GROUP BY ?g")
+    found = [(r["g"].value, int(r["n"].value)) for r in rows if isinstance(r["g"], ox.NamedNode)]
+    return sorted(found, key=lambda gn: (-gn[1], gn[0]))
+
+
 def render_html(doc: documents.Document, version: str, langs: list[str], lang_q: str | None, root: str) -> bytes:
     from . import timeline
 
@@ -295,6 +303,7 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
                                       f"Timeline of the {len(events)} events of {ctx['title']}")
             ctx["timeline_cut"] = cut
     alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.FORMATS]
+    ctx["graphs"] = [(g, imap.local_url(g, root), n) for g, n in _graphs_of(kb.store, doc.subject)]
     page_url = lambda k: imap.doc_url(doc.path, None, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
     here = page_url(doc.page)
     sep = "&" if "?" in here else "?"
