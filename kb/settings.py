@@ -74,6 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("publisher_name", "thb-kb contributors", "Name of the publisher in the dataset metadata."),
     Setting("contact_email", "thb-kb@example.org", "Contact point of the dataset (DCAT-AP)."),
     Setting("dumps_dir", None, "Folder where `/dumps/` files are written, once per KB version (default: a private folder in the system's temporary directory)."),
+    Setting("templates_dir", None, "Folder of Jinja templates that replace the server's templates of the same name (base.html, resource.html...): restyle the pages without forking."),
     Setting("log_level", "INFO", "Logging level of the server."),
 )
 

@@ -80,6 +80,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, store: Store | None =
 
         n = settings["trust_proxy"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+    if settings.get("templates_dir"):  # the publisher's templates first, then ours
+        import os
+
+        from jinja2 import ChoiceLoader, FileSystemLoader
+
+        if not os.path.isdir(settings["templates_dir"]):
+            raise ValueError(f"KB_TEMPLATES_DIR: {settings['templates_dir']} is not a folder of templates")
+        app.jinja_loader = ChoiceLoader([FileSystemLoader(settings["templates_dir"]), app.jinja_loader])  # type: ignore[assignment]
     for name in BLUEPRINTS:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
