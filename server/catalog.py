@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint
+from flask import Blueprint, request
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from kb.namespaces import PREFIXES
 
 from . import dumps
+from .http_common import abort_with
 from .metadata_common import kb, rdf_response, web_root
 
 bp = Blueprint("catalog", __name__)
 
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 AUTHORITY = "http://publications.europa.eu/resource/authority/"
 DATA_THEME = AUTHORITY + "data-theme"
 # Codes checked against the data-theme table (labels as published there, English).
@@ -45,7 +47,9 @@ def _date_time(value: dt.datetime) -> Literal:
 
 
 def catalog_graph(*, base: str, root: str, settings: dict, dataset: str, modified: dt.datetime,
-                  sizes: dict[str, int]) -> Graph:
+                  sizes: dict[str, int], with_dataset: bool = True) -> Graph:
+    """The record; without the dataset (and what only it needs) when `with_dataset` is false: the answer to a
+    harvester whose `modified_since` is later than the last change."""
     g = Graph()
     for prefix, ns in PREFIXES.items():
         g.bind(prefix, ns)
@@ -71,8 +75,24 @@ def catalog_graph(*, base: str, root: str, settings: dict, dataset: str, modifie
     g.add((cat, DCTERMS.modified, mod))
     g.add((cat, FOAF.homepage, URIRef(root)))
     g.add((cat, DCAT.themeTaxonomy, URIRef(DATA_THEME)))
-    g.add((cat, DCAT.dataset, ds))
     g.add((cat, DCAT.service, service))
+    # hydra: how many datasets this answer lists (the whole catalogue is one page, so no next page)
+    g.add((cat, HYDRA.totalItems, Literal(1 if with_dataset else 0, datatype=XSD.integer)))
+    if with_dataset:
+        g.add((cat, DCAT.dataset, ds))
+        _dataset(g, ds, base=base, root=root, settings=settings, dataset=dataset, sizes=sizes, mod=mod,
+                 issued=issued, title=title, description=description, publisher=publisher, contact=contact,
+                 licence=licence, lang=lang, service=service)
+        g.add((service, DCAT.servesDataset, ds))
+    _service_and_ranges(g, root=root, settings=settings, publisher=publisher, contact=contact, licence=licence,
+                        lang=lang, service=service)
+    return g
+
+
+def _dataset(g: Graph, ds: URIRef, *, base: str, root: str, settings: dict, dataset: str, sizes: dict[str, int],
+             mod: Literal, issued: Literal, title: str, description: str, publisher: URIRef, contact: URIRef,
+             licence: URIRef, lang: URIRef, service: URIRef) -> None:
+    part = lambda name: URIRef(f"{base}catalog#{name}")  # noqa: E731
 
     # the dataset
     g.add((ds, RDF.type, DCAT.Dataset))
@@ -115,6 +135,9 @@ def catalog_graph(*, base: str, root: str, settings: dict, dataset: str, modifie
     g.add((endpoint_dist, DCAT.accessService, service))
     g.add((endpoint_dist, DCTERMS.license, licence))
 
+
+def _service_and_ranges(g: Graph, *, root: str, settings: dict, publisher: URIRef, contact: URIRef,
+                        licence: URIRef, lang: URIRef, service: URIRef) -> None:
     # the SPARQL data service
     g.add((service, RDF.type, DCAT.DataService))
     g.add((service, DCTERMS.title, Literal("thb-kb SPARQL endpoint", lang="en")))
@@ -123,7 +146,6 @@ def catalog_graph(*, base: str, root: str, settings: dict, dataset: str, modifie
         "JSON, XML, CSV, TSV and every RDF format.", lang="en")))
     g.add((service, DCAT.endpointURL, URIRef(root + "sparql")))
     g.add((service, DCAT.endpointDescription, URIRef(root + "sparql")))
-    g.add((service, DCAT.servesDataset, ds))
     g.add((service, DCTERMS.conformsTo, URIRef(SPARQL_PROTOCOL)))
     g.add((service, DCTERMS.conformsTo, URIRef(SPARQL_QUERY)))
     g.add((service, DCTERMS.publisher, publisher))
@@ -157,10 +179,9 @@ def catalog_graph(*, base: str, root: str, settings: dict, dataset: str, modifie
     for standard, label in ((SPARQL_PROTOCOL, "SPARQL 1.1 Protocol"), (SPARQL_QUERY, "SPARQL 1.1 Query Language")):
         g.add((URIRef(standard), RDF.type, DCTERMS.Standard))
         g.add((URIRef(standard), RDFS.label, Literal(label, lang="en")))
-    return g
 
 
-def build_catalog() -> Graph:
+def build_catalog(with_dataset: bool = True) -> Graph:
     state = kb()
     version = state.store.version()
     sizes = {}
@@ -169,7 +190,8 @@ def build_catalog() -> Graph:
         if path is not None:
             sizes[d.name] = path.stat().st_size
     return catalog_graph(base=state.iris.base, root=web_root(), settings=state.settings,
-                         dataset=state.iris.dataset, modified=state.store.last_modified(), sizes=sizes)
+                         dataset=state.iris.dataset, modified=state.store.last_modified(), sizes=sizes,
+                         with_dataset=with_dataset)
 
 
 def _sizes_key() -> str:
@@ -177,10 +199,27 @@ def _sizes_key() -> str:
     return "".join("1" if dumps.existing(version, d) else "0" for d in dumps.DUMP_FILES)
 
 
+def _modified_since() -> dt.datetime | None:
+    """`?modified_since=` (a date or a date and time; UTC unless it says otherwise), or None."""
+    value = request.args.get("modified_since")
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        abort_with(400, f"modified_since must be a date or a date and time (2024-05-01, 2024-05-01T12:00:00Z), "
+                        f"not {value[:40]!r}.")
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 @bp.get("/catalog")
 def catalog():
+    since = _modified_since()
+    # seconds, as the record states dct:modified: a harvester that sends back that value gets nothing new
+    with_dataset = since is None or kb().store.last_modified().replace(microsecond=0) > since
     # byte sizes appear once a dump has been written: the cache entry is per set of written dumps
-    return rdf_response(build_catalog, cache_name="catalog-rendered-" + _sizes_key(),
+    return rdf_response(lambda: build_catalog(with_dataset),
+                        cache_name="catalog-rendered-" + _sizes_key() + ("" if with_dataset else "-empty"),
                         template="metadata_rdf.html",
                         context=lambda g: {"title": "DCAT-AP catalogue record",
                                            "intro": "The catalogue, the dataset, its distributions and the "

@@ -116,3 +116,26 @@ def test_catalog_content(metadata_app):
     # and the HTML view for people
     html = client.get("/catalog", headers={"Accept": "text/html"})
     assert html.status_code == 200 and b"DCAT-AP" in html.data
+
+
+def test_modified_since_for_incremental_harvesting(metadata_app, dcat_ap_shapes):
+    """`?modified_since=` (ckanext-dcat's parameter): the dataset is listed when it changed after that moment,
+    left out otherwise; `hydra:totalItems` says how many datasets the answer holds (the whole catalogue is one
+    page). Both answers conform to DCAT-AP 3; a date that is not one is a 400."""
+    client = metadata_app.test_client()
+    cat, ds = URIRef(BASE + "catalog"), URIRef(BASE + "dataset")
+    total = URIRef("http://www.w3.org/ns/hydra/core#totalItems")
+    full = fetch(client)
+    modified = str(full.value(ds, DCTERMS.modified))
+    assert int(full.value(cat, total)) == 1
+    for since, listed in (("2000-01-01", True), ("2000-01-01T00:00:00Z", True), (modified, False),
+                          ("2999-12-31", False)):
+        resp = client.get("/catalog", query_string={"modified_since": since}, headers={"Accept": "text/turtle"})
+        assert resp.status_code == 200, since
+        g = Graph().parse(data=resp.data, format="turtle")
+        assert ((cat, DCAT.dataset, ds) in g) is listed and ((ds, RDF.type, DCAT.Dataset) in g) is listed, since
+        assert int(g.value(cat, total)) == (1 if listed else 0)
+        conforms, text, violations = validate(g, dcat_ap_shapes)
+        assert violations == 0 and conforms, text
+    for bad in ("yesterday", "2024-02-30"):
+        assert client.get("/catalog", query_string={"modified_since": bad}).status_code == 400
