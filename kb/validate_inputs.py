@@ -225,7 +225,9 @@ class Origins:
             inp = self.inputs[self._input_of(node, predicate, value)]
             blank = isinstance(node, ox.BlankNode)
             label = node.value.split("_", 1)[1] if blank else node.value
-            generated = blank and len(label) == 32 and all(c in "0123456789abcdef" for c in label)
+            # a blank node the parser labelled (`[]`: pyoxigraph writes a random hex number, without leading
+            # zeros) is not in the text: it is found through its parent, or by its predicate and value
+            generated = blank and label.encode("utf-8") not in inp.data
             line = None if generated else inp.locator().line(label, predicate, blank=blank)
             if line is None and generated and node not in self.parent_of and predicate and value is not None:
                 from rdflib import Literal

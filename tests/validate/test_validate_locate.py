@@ -101,3 +101,31 @@ def test_jsonld_id():
     loc = Locator(text, "jsonld")
     assert loc.line(EX + "a") == 5
     assert loc.line(EX + "b", KNOWS) == 3
+
+
+def test_anonymous_blank_node_with_a_short_generated_label_is_located():
+    """pyoxigraph labels `[]` with a random hex number written without leading zeros: about one label in 17
+    has 31 digits or fewer. Such a node nothing points at is still found by its predicate and value
+    (regression: only 32-digit labels were taken for generated ones, so kb validate gave no line, now and
+    then, for shapes/examples/time-IntervalShape-invalid.ttl)."""
+    import pyoxigraph as ox
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    from kb import rdfio
+    from kb.validate_inputs import Input, Origins
+
+    text = ('@prefix time: <http://www.w3.org/2006/time#> .\n'
+            '@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\n'
+            '[] a time:ProperInterval ;\n'
+            '    time:hasBeginning [ a time:Instant ; time:inXSDDate "2016-11-30"^^xsd:date ] ;\n'
+            '    time:hasEnd [ a time:Instant ; time:inXSDDate "2016-11-28"^^xsd:date ] .\n')
+    fmt = rdfio.format_for("turtle")
+    quads = list(ox.parse(text.encode(), ox.RdfFormat.TURTLE))
+    top = next(q.subject for q in quads if q.subject not in {x.object for x in quads})
+    for label in ("a" + "0" * 30, "b1", "c" * 32):  # 31 digits, 2 digits, 32 digits
+        short = ox.BlankNode(f"k0_{label}")
+        renamed = [ox.Quad(short if q.subject == top else q.subject, q.predicate, q.object) for q in quads]
+        origins = Origins([Input("interval.ttl", None, fmt=fmt, data=text.encode(), quads=renamed)])
+        assert origins.locate(short, "http://www.w3.org/2006/time#hasEnd",
+                              value=Literal("2016-11-28", datatype=XSD.date)) == ("interval.ttl", 6), label
