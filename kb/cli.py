@@ -188,12 +188,15 @@ def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, i
 @click.option("--format", "fmt", help="RDF format of the files (default: from the extension).")
 @click.option("--dry-run", is_flag=True, help="Parse and validate, but write nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
-def import_cmd(paths, store, base_iri, graph, mode, fmt, dry_run, quiet):
+@click.option("--progress", "always_progress", is_flag=True,
+              help="Show every progress message, even when stderr is not a terminal and the import is short.")
+def import_cmd(paths, store, base_iri, graph, mode, fmt, dry_run, quiet, always_progress):
     """Import RDF files: validated, atomic, recorded (exit 0 imported, 1 rejected, 2 could not run)."""
     from .import_cmd import run
 
     cfg = _settings(store=store, base_iri=base_iri)
-    sys.exit(run(cfg, list(paths), graph=graph, mode=mode, fmt=fmt, dry_run=dry_run, quiet=quiet))
+    sys.exit(run(cfg, list(paths), graph=graph, mode=mode, fmt=fmt, dry_run=dry_run, quiet=quiet,
+                 always_progress=always_progress))
 
 
 @cli.command()

@@ -13,11 +13,11 @@ class _Progress:
     """Progress on stderr: a line per step with the elapsed time (only when stderr is a terminal, or
     always for long imports: every step of an import that runs past two seconds is shown)."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, always: bool = False):
         self.quiet = quiet
         self.start = time.monotonic()
         self.pending: list[str] = []
-        self.tty = sys.stderr.isatty()
+        self.tty = always or sys.stderr.isatty()
 
     def __call__(self, message: str) -> None:
         if self.quiet:
@@ -34,7 +34,7 @@ class _Progress:
 
 
 def run(cfg: dict, paths: list[str], *, graph: str | None, mode: str, fmt: str | None, dry_run: bool,
-        quiet: bool) -> int:
+        quiet: bool, always_progress: bool = False) -> int:
     from .importer import ImportFailed, Importer, Source
     from .store import StoreError, open_store
 
@@ -46,7 +46,7 @@ def run(cfg: dict, paths: list[str], *, graph: str | None, mode: str, fmt: str |
     try:
         sources = [Source.from_file(p, fmt, max_bytes=cfg["max_import"]) for p in paths]
         result = Importer(store, cfg).import_sources(sources, graph=graph, mode=mode, dry_run=dry_run,
-                                                    progress=_Progress(quiet))
+                                                    progress=_Progress(quiet, always_progress))
     except ImportFailed as exc:
         if exc.report is not None:
             click.echo(exc.report.text())

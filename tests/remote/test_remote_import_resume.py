@@ -39,7 +39,7 @@ def test_kb_import_survives_the_store_dying_mid_write(virtuoso_factory, tmp_path
     assert first.returncode == 0, first.stderr[-2000:]
     version = store.version()
 
-    proc = subprocess.Popen([KB, "import", str(big), "--graph", GRAPH], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([KB, "import", "--progress", str(big), "--graph", GRAPH], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
     lines = []
     try:
@@ -63,7 +63,7 @@ def test_kb_import_survives_the_store_dying_mid_write(virtuoso_factory, tmp_path
 
     time.sleep(2 * 3 + 2 + 0.5)  # the dead writer's lease (2 x KB_REMOTE_TIMEOUT + 2 s) runs out
 
-    again = subprocess.run([KB, "import", str(big), "--graph", GRAPH], env=env, capture_output=True, text=True,
+    again = subprocess.run([KB, "import", "--progress", str(big), "--graph", GRAPH], env=env, capture_output=True, text=True,
                            timeout=300, cwd=ROOT)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "staged" in again.stderr and "committed" in again.stderr
