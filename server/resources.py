@@ -101,7 +101,8 @@ def thing(_path: str):
     fmt = _format_parameter() or negotiation.request_format(request)
     if path is None:
         abort_with(404, "The knowledge base does not describe this IRI.")
-    successor = _successor(imap.thing_iri(path))
+    version, _ = kb_state()
+    successor = _successor(imap.thing_iri(path), version)
     if successor is not None:
         return _moved(imap, successor)
     if fmt is None:
@@ -118,15 +119,14 @@ def thing(_path: str):
     links = [f'<{imap.doc_url(path, f.suffix, root)}>; rel="describedby"; type="{f.media_type}"'
              for f in negotiation.FORMATS]
     links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
-    links += _type_links(imap.thing_iri(path))
+    links += _type_links(imap.thing_iri(path), version)
     resp.headers["Link"] = ", ".join(links)
     return resp
 
 
-def _type_links(iri: str) -> list[str]:
+def _type_links(iri: str, version: str) -> list[str]:
     """FAIR Signposting `rel="type"` links: the thing's classes, and the schema.org type of its page markup;
     cached per KB version."""
-    version, _ = kb_state()
     cache: LRU = ext_state()["cache"]
     key = ("types", version, iri)
     hit = cache.get(key)
@@ -140,9 +140,8 @@ def _type_links(iri: str) -> list[str]:
     return list(hit)
 
 
-def _successor(iri: str) -> str | None:
+def _successor(iri: str, version: str) -> str | None:
     """The IRI that replaces `iri` (`dct:isReplacedBy`: a moved or merged thing), cached per KB version."""
-    version, _ = kb_state()
     cache: LRU = ext_state()["cache"]
     key = ("successor", version, iri)
     hit = cache.get(key)
@@ -236,14 +235,14 @@ def document(_path: str):
     if hit is None:
         if not_modified(etag, modified):  # a client's copy of a page this process has not rendered yet
             return finish(None, None, fmt, etag=etag, modified=modified,
-                          links=_links(imap, path, fmt, page, None, negotiated, root),
+                          links=_links(imap, path, fmt, page, None, negotiated, root, version),
                           content_location=_content_location(imap, path, fmt, page, negotiated, root), vary=vary)
         doc = documents.build(kb.store, imap, path, page=page, page_size=kb.settings["page_size"],
                               modified=modified, license_iri=kb.settings.get("license"))
         if doc is None:
             abort_with(404, f"This document has no page {page}.")
         body = render_html(doc, version, langs, lang_q, root) if fmt.is_html else serialize(doc.triples(), fmt)
-        hit = (body, gzip_bytes(body), _links(imap, path, fmt, page, doc.pages, negotiated, root),
+        hit = (body, gzip_bytes(body), _links(imap, path, fmt, page, doc.pages, negotiated, root, version),
                _content_location(imap, path, fmt, page, negotiated, root))
         cache.put(key, hit)
     body, gz, links, content_location = hit
@@ -258,14 +257,14 @@ def _content_location(imap: IriMap, path: str, fmt: DocFormat, page: int, negoti
 
 
 def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None, negotiated: bool,
-           root: str) -> list[str]:
+           root: str, version: str) -> list[str]:
     """Link header values: an alternate per format, the thing described, the licence, the pages."""
     settings = kbx().settings
     page_q = f"?page={page}" if page > 1 else ""
     links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q)
     links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
     links.append(f'<{imap.doc_iri(path)}>; rel="cite-as"')
-    links += _type_links(imap.thing_iri(path))
+    links += _type_links(imap.thing_iri(path), version)
     if settings.get("license"):
         links.append(f'<{settings["license"]}>; rel="license"')
     if pages and pages > 1:
