@@ -17,12 +17,19 @@ decoded, lower-cased) contains neither `service` nor `from` cannot use SERVICE o
 engine (which parses it anyway) without the rdflib parse; queries for a remote store are always parsed, so
 only standard SPARQL 1.1 reaches it (no engine pragmas such as Virtuoso's DEFINE). SPARQL Update is refused at the protocol level
 (403), so LOAD never reaches an engine; update text sent as a query fails the query grammar.
+
+The parse's verdict (the Analysis, or the refusal) depends on the query text and the base IRI only, so it is
+kept in a bounded LRU (PARSE_CACHE entries, keyed by a SHA-256 of both: the exact text, a few bytes per
+entry whatever the query's length); the FROM graphs are still looked up in the store on every request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 
 from rdflib.plugins.sparql.parserutils import CompValue
 from pyparsing import ParseResults
@@ -31,6 +38,7 @@ from .results import ASK, GRAPH, SELECT
 
 MAX_DEPTH = 100
 MAX_QUERY_CHARS = 1_000_000
+PARSE_CACHE = 1024  # verdicts of the rdflib parse kept (LRU)
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _KINDS = {"SelectQuery": SELECT, "AskQuery": ASK, "ConstructQuery": GRAPH, "DescribeQuery": GRAPH}
@@ -107,7 +115,7 @@ def check(query: str, has_graph, base_iri: str | None = None, *, strict: bool = 
     lowered = text.lower()
     if not strict and "service" not in lowered and "from" not in lowered:
         return Analysis(parsed=False)
-    analysis = parse(query, base_iri)
+    analysis = cached_parse(query, base_iri)
     for graph in analysis.from_graphs + analysis.from_named:
         if not has_graph(graph):
             clause = "FROM NAMED" if graph in analysis.from_named else "FROM"
@@ -115,6 +123,39 @@ def check(query: str, has_graph, base_iri: str | None = None, *, strict: bool = 
                                "fetches graphs from elsewhere (list the graphs with "
                                "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } })")
     return analysis
+
+
+_verdicts: OrderedDict[bytes, Analysis | QueryRefused] = OrderedDict()
+_verdicts_lock = threading.Lock()
+
+
+def cached_parse(query: str, base_iri: str | None = None) -> Analysis:
+    """`parse`, with its verdict remembered for the same query text and base IRI (bounded LRU)."""
+    key = hashlib.sha256(f"{base_iri or ''}\x00{query}".encode("utf-8", "surrogatepass")).digest()
+    with _verdicts_lock:
+        verdict = _verdicts.get(key)
+        if verdict is not None:
+            _verdicts.move_to_end(key)
+    if verdict is None:
+        try:
+            verdict = parse(query, base_iri)
+        except QueryRefused as exc:
+            verdict = exc
+        with _verdicts_lock:
+            _verdicts[key] = verdict
+            while len(_verdicts) > PARSE_CACHE:
+                _verdicts.popitem(last=False)
+    if isinstance(verdict, QueryRefused):
+        raise _copy_refusal(verdict)
+    return replace(verdict, from_graphs=list(verdict.from_graphs), from_named=list(verdict.from_named))
+
+
+def _copy_refusal(exc: QueryRefused) -> QueryRefused:
+    """A fresh exception with the same message (raising the cached one would chain tracebacks)."""
+    fresh = QueryRefused.__new__(type(exc))
+    fresh.__dict__.update(exc.__dict__)
+    fresh.args = exc.args
+    return fresh
 
 
 def parse(query: str, base_iri: str | None = None) -> Analysis:
