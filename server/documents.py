@@ -208,6 +208,24 @@ def metadata(imap: IriMap, doc: Document, modified: dt.datetime | None, license_
     return triples
 
 
+def quads(store, doc: Document) -> list[ox.Quad]:
+    """The document's statements, each in the named graph(s) the KB keeps it in; statements found in none
+    (the document's own metadata) and those with a blank node (which a query cannot name) in the default
+    graph."""
+    triples = doc.triples()
+    named = [t for t in triples if not any(isinstance(x, ox.BlankNode) for x in (t.subject, t.object))]
+    graphs: dict[ox.Triple, list] = {}
+    for i in range(0, len(named), 200):
+        rows = " ".join(f"({t.subject} {t.predicate} {t.object})" for t in named[i:i + 200])
+        for r in store.query(f"SELECT ?s ?p ?o ?g WHERE {{ VALUES (?s ?p ?o) {{ {rows} }} GRAPH ?g {{ ?s ?p ?o }} }}"):
+            graphs.setdefault(ox.Triple(r["s"], r["p"], r["o"]), []).append(r["g"])
+    out = []
+    for t in triples:
+        for g in sorted(graphs.get(t, [ox.DefaultGraph()]), key=str):
+            out.append(ox.Quad(t.subject, t.predicate, t.object, g))
+    return out
+
+
 def paging_triples(collection: str, page_iri, page: int, pages: int) -> list[ox.Triple]:
     """Hydra paging: `<collection> hydra:view <page k>`, a hydra:PartialCollectionView with first, last,
     previous and next; `page_iri(k)` is the IRI of page k."""

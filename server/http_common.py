@@ -128,8 +128,8 @@ def requested_page() -> int:
 
 
 
-def alternate_links(url_for: Callable[[DocFormat], str]) -> list[str]:
-    return [f'<{url_for(f)}>; rel="alternate"; type="{f.media_type}"; title="{f.label}"' for f in negotiation.FORMATS]
+def alternate_links(url_for: Callable[[DocFormat], str], formats: tuple[DocFormat, ...] = negotiation.FORMATS) -> list[str]:
+    return [f'<{url_for(f)}>; rel="alternate"; type="{f.media_type}"; title="{f.label}"' for f in formats]
 
 
 def not_modified(etag: str, modified) -> bool:
@@ -234,10 +234,10 @@ def unexpected(exc):
     return error_response(500, "Internal Server Error", "The server met an unexpected error; it has been logged.")
 
 
-def not_acceptable(url_for: Callable[[DocFormat], str]) -> Response:
-    resp = Response(negotiation.formats_message() + "\n", status=406, content_type="text/plain; charset=utf-8")
+def not_acceptable(url_for: Callable[[DocFormat], str], formats: tuple[DocFormat, ...] = negotiation.FORMATS) -> Response:
+    resp = Response(negotiation.formats_message(formats) + "\n", status=406, content_type="text/plain; charset=utf-8")
     resp.headers["Vary"] = "Accept"
-    resp.headers["Link"] = ", ".join(alternate_links(url_for))
+    resp.headers["Link"] = ", ".join(alternate_links(url_for, formats))
     return resp
 
 

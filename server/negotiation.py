@@ -36,6 +36,7 @@ class DocFormat:
 _LABELS = {"turtle": "Turtle", "jsonld": "JSON-LD", "rdfxml": "RDF/XML", "ntriples": "N-Triples"}
 # Suffix of each document format: the first extension that kb.rdfio lists for it.
 _DOC_RDF = ("turtle", "jsonld", "rdfxml", "ntriples")
+_QUAD_LABELS = {"trig": "TriG (with graphs)", "nquads": "N-Quads (with graphs)"}
 
 HTML = DocFormat("html", "html", "text/html", "HTML")
 FORMATS: tuple[DocFormat, ...] = (HTML,) + tuple(
@@ -45,6 +46,12 @@ FORMATS: tuple[DocFormat, ...] = (HTML,) + tuple(
 BY_SUFFIX: dict[str, DocFormat] = {f.suffix: f for f in FORMATS}
 BY_NAME: dict[str, DocFormat] = {f.name: f for f in FORMATS}
 RDF_FORMATS = tuple(f for f in FORMATS if not f.is_html)
+# Entity documents are also offered with their named graphs (each statement in the graph the KB keeps it in).
+QUAD_FORMATS: tuple[DocFormat, ...] = tuple(
+    DocFormat(f.name, f.extensions[0].lstrip("."), f.media_type, _QUAD_LABELS[f.name], f)
+    for f in rdfio.FORMATS if f.name in _QUAD_LABELS
+)
+DOC_FORMATS = FORMATS + QUAD_FORMATS
 
 # Media types offered to Werkzeug's matcher, in the server's order of preference, and what each means.
 _ALIASES: tuple[tuple[str, str], ...] = (
@@ -60,20 +67,24 @@ OFFERS.update({mt: BY_NAME[name] for mt, name in _ALIASES})
 _OFFER_LIST = list(OFFERS)
 _RDF_OFFER_LIST = [mt for mt, f in OFFERS.items() if not f.is_html]
 _HTML_OFFER_LIST = [mt for mt, f in OFFERS.items() if f.is_html]
+_QUAD_OFFERS = {f.media_type: f for f in QUAD_FORMATS}
 
 
-def negotiate(accept: MIMEAccept, *, rdf_only: bool = False, rdf_first: bool = False) -> DocFormat | None:
+def negotiate(accept: MIMEAccept, *, rdf_only: bool = False, rdf_first: bool = False,
+              quads: bool = False) -> DocFormat | None:
     """The format the client prefers, or None when nothing it accepts is offered (406). Ties (`*/*`, no
     Accept header) go to HTML, or with `rdf_first` (metadata documents: VoID, DCAT) to Turtle."""
     if not accept:  # no Accept header (or one Werkzeug could not parse into anything)
         return RDF_FORMATS[0] if rdf_only or rdf_first else HTML
     offers = _RDF_OFFER_LIST if rdf_only else (_RDF_OFFER_LIST + _HTML_OFFER_LIST if rdf_first else _OFFER_LIST)
+    if quads:
+        offers = offers + list(_QUAD_OFFERS)
     match = accept.best_match(offers)
-    return OFFERS[match] if match else None
+    return (OFFERS.get(match) or _QUAD_OFFERS.get(match)) if match else None
 
 
-def request_format(request: Request) -> DocFormat | None:
-    return negotiate(request.accept_mimetypes)
+def request_format(request: Request, *, quads: bool = False) -> DocFormat | None:
+    return negotiate(request.accept_mimetypes, quads=quads)
 
 
 def error_format(request: Request) -> DocFormat:
@@ -87,7 +98,7 @@ def error_format(request: Request) -> DocFormat:
 FORMAT_PARAMS = ("format", "output")  # Trifid, Wikibase and Virtuoso say `format`, LodView and Pubby `output`
 
 
-def param_format(request: Request) -> DocFormat | None:
+def param_format(request: Request, *, quads: bool = False) -> DocFormat | None:
     """The format a `?format=`/`?output=` parameter names (a suffix, a format name or a media type, in any
     case), None when there is no such parameter; ValueError (with the list) for a format not offered."""
     for name in FORMAT_PARAMS:
@@ -95,14 +106,16 @@ def param_format(request: Request) -> DocFormat | None:
         if value is None:
             continue
         key = value.strip().lower()
-        found = BY_SUFFIX.get(key) or BY_NAME.get(key) or OFFERS.get(key.split(";")[0].strip())
+        table = DOC_FORMATS if quads else FORMATS
+        found = next((f for f in table if key in (f.suffix, f.name, f.media_type)), None) or OFFERS.get(key.split(";")[0].strip())
         if found is None:
             try:  # the other names kb.rdfio knows ("json-ld", "n-triples", "xml"...)
-                found = BY_NAME.get(rdfio.format_for(key).name)
+                name = rdfio.format_for(key).name
+                found = next((f for f in table if f.name == name), None)
             except ValueError:
                 found = None
         if found is None:
-            raise ValueError(f"Unknown format {value[:60]!r} in the {name} parameter.\n" + formats_message())
+            raise ValueError(f"Unknown format {value[:60]!r} in the {name} parameter.\n" + formats_message(table))
         return found
     return None
 
@@ -116,12 +129,12 @@ def split_suffix(path: str) -> tuple[str, str | None]:
     return (head + "/" if head else "") + stem, ext
 
 
-def formats_message() -> str:
+def formats_message(formats: tuple[DocFormat, ...] = FORMATS) -> str:
     lines = ["This resource is available in these formats (Accept header, the suffix of the document URL, or "
              "?format=suffix):"]
-    lines += [f"  {f.media_type:<24} .{f.suffix:<7} {f.label}" for f in FORMATS]
+    lines += [f"  {f.media_type:<24} .{f.suffix:<7} {f.label}" for f in formats]
     return "\n".join(lines)
 
 
-def suffix_list() -> str:
-    return ", ".join("." + f.suffix for f in FORMATS)
+def suffix_list(formats: tuple[DocFormat, ...] = FORMATS) -> str:
+    return ", ".join("." + f.suffix for f in formats)

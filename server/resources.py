@@ -38,6 +38,7 @@ bp.after_app_request(compress)
 
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
 _TIMELINE_KINDS = ("Agency", "Action", "Programme")
+_BY_SUFFIX = {f.suffix: f for f in negotiation.DOC_FORMATS}
 DCT_IS_REPLACED_BY = "http://purl.org/dc/terms/isReplacedBy"
 READING_LANGUAGES = (("en", "English"), ("fr", "Français"))  # the languages the ontology labels are in
 
@@ -98,7 +99,7 @@ def _rest(prefix: bytes) -> bytes:
 def thing(_path: str):
     imap = ext_state()["imap"]
     path = resolve(_rest(b"/id/"))
-    fmt = _format_parameter() or negotiation.request_format(request)
+    fmt = _format_parameter() or negotiation.request_format(request, quads=True)
     if path is None:
         abort_with(404, "The knowledge base does not describe this IRI.")
     version, _ = kb_state()
@@ -106,7 +107,7 @@ def thing(_path: str):
     if successor is not None:
         return _moved(imap, successor)
     if fmt is None:
-        return not_acceptable(lambda f: imap.doc_url(path, f.suffix, request.script_root))
+        return not_acceptable(lambda f: imap.doc_url(path, f.suffix, request.script_root), negotiation.DOC_FORMATS)
     target = imap.doc_url(path, None if fmt.is_html else fmt.suffix)
     lang = explicit_lang(request)
     location = request.root_url.rstrip("/") + target + (f"?lang={lang}" if lang else "")
@@ -117,7 +118,7 @@ def thing(_path: str):
     # FAIR Signposting: the thing is described by these documents, and is cited by its own IRI
     root = request.script_root
     links = [f'<{imap.doc_url(path, f.suffix, root)}>; rel="describedby"; type="{f.media_type}"'
-             for f in negotiation.FORMATS]
+             for f in negotiation.DOC_FORMATS]
     links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
     links += _type_links(imap.thing_iri(path), version)
     resp.headers["Link"] = ", ".join(links)
@@ -170,7 +171,7 @@ def _moved(imap: IriMap, successor: str) -> Response:
 def _format_parameter() -> DocFormat | None:
     """The format named by `?format=` or `?output=` (400 when it names none of ours)."""
     try:
-        return negotiation.param_format(request)
+        return negotiation.param_format(request, quads=True)
     except ValueError as exc:
         abort_with(400, str(exc))
 
@@ -191,13 +192,14 @@ def _resolve_document(raw: bytes) -> tuple[str, DocFormat | None]:
     """(thing path, format named by the suffix or None) of a raw /doc/ path; 404 when not described."""
     stem_raw, ext = negotiation.split_suffix(raw.decode("ascii", "replace"))
     ext = ext.lower() if ext is not None else None
-    if ext is not None and ext in negotiation.BY_SUFFIX:
+    if ext is not None and ext in _BY_SUFFIX:
         path = resolve(stem_raw.encode("ascii"))
         if path is not None:
-            return path, negotiation.BY_SUFFIX[ext]
+            return path, _BY_SUFFIX[ext]
     path = resolve(raw)
-    if path is None and ext is not None and ext not in negotiation.BY_SUFFIX and resolve(stem_raw.encode("ascii")):
-        abort_with(404, f"Unknown format suffix .{ext[:20]}; known suffixes: {negotiation.suffix_list()}.")
+    if path is None and ext is not None and ext not in _BY_SUFFIX and resolve(stem_raw.encode("ascii")):
+        abort_with(404, f"Unknown format suffix .{ext[:20]}; known suffixes: "
+                        f"{negotiation.suffix_list(negotiation.DOC_FORMATS)}.")
     if path is None:
         abort_with(404, "The knowledge base does not describe this resource.")
     return path, None
@@ -223,9 +225,9 @@ def document(_path: str):
     negotiated = fmt is None
     root = request.script_root
     if negotiated:
-        fmt = negotiation.request_format(request)
+        fmt = negotiation.request_format(request, quads=True)
         if fmt is None:
-            return not_acceptable(lambda f: imap.doc_url(path, f.suffix, root))
+            return not_acceptable(lambda f: imap.doc_url(path, f.suffix, root), negotiation.DOC_FORMATS)
     langs = reader_languages(request) if fmt.is_html else []
     lang_q = explicit_lang(request) if fmt.is_html else None
     etag = f"{version}-{fmt.suffix}-{page}" + (f"-{'.'.join(langs)}" if fmt.is_html else "")
@@ -241,7 +243,7 @@ def document(_path: str):
                               modified=modified, license_iri=kb.settings.get("license"))
         if doc is None:
             abort_with(404, f"This document has no page {page}.")
-        body = render_html(doc, version, langs, lang_q, root) if fmt.is_html else serialize(doc.triples(), fmt)
+        body = render_html(doc, version, langs, lang_q, root) if fmt.is_html else _serialize_document(doc, fmt)
         hit = (body, gzip_bytes(body), _links(imap, path, fmt, page, doc.pages, negotiated, root, version),
                _content_location(imap, path, fmt, page, negotiated, root))
         cache.put(key, hit)
@@ -250,6 +252,15 @@ def document(_path: str):
         body = gz = None
     return finish(body, gz, fmt, etag=etag, modified=modified, links=links,
                   content_location=content_location, vary=vary)
+
+
+def _serialize_document(doc: documents.Document, fmt: DocFormat) -> bytes:
+    """The document in an RDF format; in TriG and N-Quads each statement in the graph the KB keeps it in."""
+    if fmt in negotiation.QUAD_FORMATS:
+        quads = documents.quads(kbx().store, doc)
+        extra = {"prefixes": documents.used_prefixes(doc.triples())} if fmt.name == "trig" else {}
+        return ox.serialize(quads, format=fmt.rdf.ox, **extra)
+    return serialize(doc.triples(), fmt)
 
 
 def _content_location(imap: IriMap, path: str, fmt: DocFormat, page: int, negotiated: bool, root: str) -> str | None:
@@ -261,7 +272,7 @@ def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None
     """Link header values: an alternate per format, the thing described, the licence, the pages."""
     settings = kbx().settings
     page_q = f"?page={page}" if page > 1 else ""
-    links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q)
+    links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q, negotiation.DOC_FORMATS)
     links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
     links.append(f'<{imap.doc_iri(path)}>; rel="cite-as"')
     links += _type_links(imap.thing_iri(path), version)
@@ -301,7 +312,7 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
             svg = timeline.render_svg(events, lambda i: view.href(i) or "#", langs,
                                       f"Timeline of the {len(events)} events of {ctx['title']}")
             ctx["timeline_cut"] = cut
-    alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.FORMATS]
+    alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.DOC_FORMATS]
     ctx["graphs"] = [(g, imap.local_url(g, root), n) for g, n in _graphs_of(kb.store, doc.subject)]
     page_url = lambda k: imap.doc_url(doc.path, None, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
     here = page_url(doc.page)
