@@ -341,6 +341,8 @@ def test_result_objects_are_dropped_in_their_own_thread(memory_store):
     seen = []
     saved = sys.unraisablehook
     sys.unraisablehook = lambda u: seen.append(repr(u.exc_value))
+    gc.collect()
+    gc.disable()  # the cycles must survive until the other thread collects them
     try:
         for query in (f"SELECT * FROM <{EX}g> WHERE {{ ?s ?p ?o }}",
                       f"CONSTRUCT {{ ?s ?p ?o }} FROM <{EX}g> WHERE {{ ?s ?p ?o }}",
@@ -353,6 +355,7 @@ def test_result_objects_are_dropped_in_their_own_thread(memory_store):
         collector.join()
         gc.collect()
     finally:
+        gc.enable()
         sys.unraisablehook = saved
     assert not [s for s in seen if "unsendable" in s], seen
 
