@@ -6,8 +6,8 @@ passes and started again on the next call. Two workers (one per core) let the ch
 validated in parallel. The data graph given to pySHACL is an in-memory Oxigraph store (pySHACL's Oxigraph
 backend), or an rdflib Graph on request (the reference backend the tests compare with).
 
-Three process-wide speed-ups of pySHACL/rdflib are installed on first use (see each function): prepared
-SPARQL queries cached by text, O(1) focus-node membership, and a constant truth value of the data graph.
+The speed-ups of pySHACL and rdflib (and the memoised shapes graph) live in kb.pyshacl_speedups; this module
+is about where pySHACL runs (worker processes, timeouts) only.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Iterable
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from . import rdfio, validation
+from . import pyshacl_speedups, rdfio, validation
 
 ENGINE = "oxigraph"  # pySHACL data graph backend: "oxigraph" or "rdflib"
 
@@ -31,40 +31,6 @@ def _is_node(term) -> bool:
     return isinstance(term, ox.NamedNode)
 
 
-_cache_installed = False
-
-
-def _install_query_cache() -> None:
-    """pySHACL runs each SPARQL constraint once per focus node with the same text and different initial
-    bindings, and rdflib parses the text every time (~35 ms each, 90 % of a validation). Cache the parsed and
-    translated query by its text, namespaces and base: rdflib evaluates a prepared `Query` many times with
-    different bindings by design (`prepareQuery`), so reusing it is safe."""
-    global _cache_installed
-    if _cache_installed:
-        return
-    import functools
-
-    from rdflib.plugins.sparql import processor
-
-    @functools.lru_cache(maxsize=512)
-    def prepared(text: str, base, ns: tuple):
-        return processor.translateQuery(processor.parseQuery(text), base, dict(ns) if ns else None)
-
-    original = processor.SPARQLProcessor.query
-
-    def query(self, strOrQuery, initBindings=None, initNs=None, base=None, DEBUG=False):  # noqa: N803
-        if isinstance(strOrQuery, str):
-            try:
-                key_ns = tuple(sorted((k, str(v)) for k, v in (initNs or {}).items()))
-                strOrQuery = prepared(strOrQuery, base, key_ns)
-            except TypeError:  # unhashable namespaces: no caching
-                pass
-        return original(self, strOrQuery, initBindings, initNs, base, DEBUG)
-
-    processor.SPARQLProcessor.query = query
-    _cache_installed = True
-
-
 _ontology_nt: bytes | None = None
 
 
@@ -75,136 +41,10 @@ def _ontology_ntriples() -> bytes:
     return _ontology_nt
 
 
-class _FocusList(list):
-    """pySHACL keeps `focus_nodes` as a list and tests each target node with `in`: O(targets x focus).
-    The same list, with a set for membership."""
-
-    def __init__(self, items):
-        super().__init__(items)
-        self._members = set(items)
-
-    def __contains__(self, item) -> bool:
-        return item in self._members
-
-
-def _fast_focus_membership() -> None:
-    from pyshacl.validator import Validator
-
-    if getattr(Validator.make_executor, "_kb_fast", False):
-        return
-    original = Validator.make_executor
-
-    def make_executor(self):
-        executor = original(self)
-        if executor.focus_nodes:
-            executor.focus_nodes = _FocusList(executor.focus_nodes)
-        return executor
-
-    make_executor._kb_fast = True
-    Validator.make_executor = make_executor
-
-
-class _ParamList(list):
-    """pySHACL's list of constraint parameters, with a set for `in` (tested for every predicate of every
-    shape on every validation step); `copy()` keeps the speed-up (pySHACL copies it in advanced mode)."""
-
-    def __init__(self, items=()):
-        super().__init__(items)
-        self._members = set(self)
-
-    def __contains__(self, item) -> bool:
-        return item in self._members
-
-    def append(self, item) -> None:
-        super().append(item)
-        self._members.add(item)
-
-    def copy(self) -> "_ParamList":
-        return _ParamList(self)
-
-
-def _fast_pyshacl_internals() -> None:
-    """Two per-focus-node costs of pySHACL that do not depend on the focus node: the regex checks of a
-    SPARQL constraint's text (cached by text), and list membership of constraint parameters (a set)."""
-    from pyshacl import shape as shape_mod
-    from pyshacl.constraints import ALL_CONSTRAINT_PARAMETERS, CONSTRAINT_PARAMETERS_MAP
-    from pyshacl.helper.sparql_query_helper import SPARQLQueryHelper
-
-    if getattr(SPARQLQueryHelper.check_invalid_sparql, "_kb_cached", False):
-        return
-    shape_mod.CONSTRAINT_PARAMS = (_ParamList(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
-    original = SPARQLQueryHelper.check_invalid_sparql
-    passed: set = set()
-
-    def check_invalid_sparql(self, sparql_text, valuenode=None, extravars=None):
-        key = (sparql_text, valuenode is not None, tuple(sorted(extravars or ())))
-        if key in passed:
-            return True
-        result = original(self, sparql_text, valuenode=valuenode, extravars=extravars)  # raises if invalid
-        passed.add(key)
-        return result
-
-    check_invalid_sparql._kb_cached = True
-    SPARQLQueryHelper.check_invalid_sparql = check_invalid_sparql
-
-
-class _CachedGraph(Graph):
-    """A copy of the trusted shapes graph whose triple look-ups are memoised: pySHACL reads the same shape
-    parameters again for every focus node. The cache is dropped on any change to the graph."""
-
-    def __init__(self, source: Graph):
-        super().__init__()
-        for prefix, ns in source.namespaces():
-            self.bind(prefix, ns, override=True)
-        for t in source:
-            super().add(t)
-        self._memo: dict = {}
-
-    def triples(self, pattern):
-        try:
-            hit = self._memo.get(pattern)
-        except TypeError:  # an unhashable pattern term: no memo
-            yield from super().triples(pattern)
-            return
-        if hit is None:
-            hit = self._memo[pattern] = list(super().triples(pattern))
-        yield from hit
-
-    def add(self, triple):
-        self._memo.clear()
-        return super().add(triple)
-
-    def addN(self, quads):  # noqa: N802 - rdflib's name
-        self._memo.clear()
-        return super().addN(quads)
-
-    def remove(self, triple):
-        self._memo.clear()
-        return super().remove(triple)
-
-
-_cached_shapes: Graph | None = None
-
-
 def _shapes_for(engine: str) -> Graph:
-    """The memoised shapes graph for the Oxigraph engine; the plain one for the rdflib reference engine
+    """The memoised trusted shapes for the Oxigraph engine; the plain graph for the rdflib reference engine
     (so the tests comparing both engines also check the memo)."""
-    global _cached_shapes
-    if engine == "rdflib":
-        return validation.shapes_graph()
-    if _cached_shapes is None:
-        _cached_shapes = _CachedGraph(validation.shapes_graph())
-    return _cached_shapes
-
-
-def _truthy_oxigraph_graphs() -> None:
-    """pySHACL evaluates the truth value of its data graph for every result; on its Oxigraph data graph that
-    is `len()`, a COUNT over the whole store. Our data graph is never empty: make it True at once."""
-    from pyshacl import graph_abstraction as ga
-
-    cls = getattr(ga, "OxigraphDataGraph", None)
-    if cls is not None and "__bool__" not in cls.__dict__:
-        cls.__bool__ = lambda self: True
+    return validation.shapes_graph() if engine == "rdflib" else pyshacl_speedups.trusted_shapes()
 
 
 def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -> bytes:
@@ -215,9 +55,7 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
     `engine == "rdflib"` (the reference the tests compare with)."""
     import pyshacl
 
-    _install_query_cache()
-    _fast_focus_membership()
-    _fast_pyshacl_internals()
+    pyshacl_speedups.install()
     kwargs = {}
     if focus:
         kwargs["focus_nodes"] = [URIRef(f) for f in focus]
@@ -226,7 +64,6 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
         rdfio.triples_to_graph(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES), g)
         g += validation.ontology_graph()
     else:
-        _truthy_oxigraph_graphs()
         g = ox.Store()
         g.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
                       for t in ox.parse(data_nt + b"\n" + _ontology_ntriples(), ox.RdfFormat.N_TRIPLES))
@@ -242,7 +79,8 @@ def _worker_main(read_fd: int, write_fd: int) -> None:  # pragma: no cover - run
     from multiprocessing.connection import Connection
 
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
-    validation.shapes_graph()
+    pyshacl_speedups.install()
+    pyshacl_speedups.trusted_shapes()
     validation.ontology_graph()
     while True:
         try:

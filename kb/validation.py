@@ -121,23 +121,40 @@ def _results(report: Graph) -> list[Result]:
     return out
 
 
-def validate(data: Graph, *, context: Graph | None = None, with_ontology: bool = True) -> Report:
-    """Validate `data` (plus `context`, plus the ontology) against the trusted shapes."""
+def validate(data: Graph, *, context: Graph | None = None, with_ontology: bool = True,
+             engine: str = "oxigraph") -> Report:
+    """Validate `data` (plus `context`, plus the ontology) against the trusted shapes.
+
+    pySHACL's data graph is an in-memory Oxigraph store with kb.pyshacl_speedups installed (the backend of
+    `kb validate`, `kb load` and imports); `engine="rdflib"` validates an rdflib Graph with the plain shapes
+    graph instead, the reference backend the tests compare with. Same results (tests/validate/
+    test_validate_speedups.py); on the curated KB plus every invalid shape example (1,041 triples, 41 results)
+    the Oxigraph backend took 0.13 s, rdflib with the speed-ups 0.54-0.88 s, plain rdflib 3.6-8 s."""
     import pyshacl
 
-    g = Graph()
-    for prefix, ns in data.namespaces():
-        g.bind(prefix, ns, override=False)
-    g += data
-    if context is not None:
-        g += context
-    if with_ontology:
-        g += ontology_graph()
+    graphs = [data] + ([context] if context is not None else []) + ([ontology_graph()] if with_ontology else [])
+    if engine == "rdflib":
+        g = Graph()
+        for prefix, ns in data.namespaces():
+            g.bind(prefix, ns, override=False)
+        for part in graphs:
+            g += part
+        shapes, kwargs = shapes_graph(), {}
+    else:
+        import pyoxigraph as ox
+
+        from . import pyshacl_speedups
+
+        pyshacl_speedups.install()
+        g = ox.Store()
+        g.bulk_extend(ox.Quad(rdfio.to_ox(s), rdfio.to_ox(p), rdfio.to_ox(o), ox.DefaultGraph())
+                      for part in graphs for s, p, o in part)
+        shapes, kwargs = pyshacl_speedups.trusted_shapes(), {"inplace": True}
     with _lock:  # pySHACL is not documented as thread-safe
         conforms, report_graph, _ = pyshacl.validate(
-            g, shacl_graph=shapes_graph(), ont_graph=None, inference="none", advanced=True,
+            g, shacl_graph=shapes, ont_graph=None, inference="none", advanced=True,
             allow_warnings=False, allow_infos=False, meta_shacl=False, js=False, do_owl_imports=False,
-        )
+            **kwargs)
     results = _results(report_graph)
     return Report(conforms=not results, graph=report_graph, results=results)
 
