@@ -198,6 +198,14 @@ def test_under_gunicorn_with_the_disk_store(tmp_path):
         assert status == 503 and elapsed < TIMEOUT + SLACK, (status, body[:200])
         status, body, _ = post("ASK { ?s ?p ?o }")
         assert status == 200 and json.loads(body)["boolean"] is True
+        # a large answer is streamed by gunicorn too (chunked), its cut still flagged (header and JSON member)
+        big = "SELECT ?a ?b WHERE { ?a ?p ?x . ?b ?q ?y } LIMIT 50000"
+        request = urllib.request.Request(url + "/sparql?" + urllib.parse.urlencode({"query": big}))
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert r.headers["Transfer-Encoding"] == "chunked" and r.headers["Content-Length"] is None
+            assert r.headers["X-KB-Truncated"] == "true" and r.headers["X-KB-Row-Limit"] == "10000"
+            data = json.loads(r.read())
+        assert len(data["results"]["bindings"]) == 10000 and data["x-kb"] == {"truncated": True, "limit": 10000}
     finally:
         proc.terminate()
         try:
