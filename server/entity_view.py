@@ -22,6 +22,23 @@ XSD = PREFIXES["xsd"]
 DATE_TYPES = {XSD + "date", XSD + "dateTime", XSD + "gYearMonth"}
 _D, _S, _O = PREFIXES["dct"], PREFIXES["schema"], PREFIXES["org"]
 
+# The page's own words in French (the languages the ontology labels are in: en, fr).
+UI_FR = {"Identifier: ": "Identifiant : ", "Timeline": "Chronologie",
+         "Only the first events are drawn.": "Seuls les premiers événements sont dessinés.",
+         "Referred to by": "Mentionné par", "Pages of this description": "Pages de cette description",
+         "Where these statements come from": "Provenance de ces déclarations", "statement": "déclaration",
+         "statements": "déclarations", "This page as data": "Cette page en données",
+         "Download this description as": "Télécharger cette description en",
+         "Timeline of the {n} events of {title}": "Chronologie des {n} événements de {title}"}
+
+
+def ui_words(langs: list[str]):
+    """The translation function of the page's own words for the reader's first language."""
+    if langs and langs[0].split("-")[0] == "fr":
+        return lambda text: UI_FR.get(text, text)
+    return lambda text: text
+
+
 # Property -> group; groups are shown in this order, unlisted properties under "More".
 GROUPS = ("Overview", "Dates", "Relations", "Participants", "Goals and results", "Identifiers and links", "Sources", "More")
 GROUP_LABELS_FR = {"Overview": "Aperçu", "Dates": "Dates", "Relations": "Relations", "Participants": "Participants",

@@ -22,7 +22,7 @@ from kb.namespaces import THB
 from kb.store.base import StoreUnavailable
 
 from . import documents, negotiation
-from .entity_view import SCHEMA_TYPES, EntityView
+from .entity_view import SCHEMA_TYPES, EntityView, ui_words
 from .http_common import (LRU, abort_with, check_request, compress, ext_state, finish, gzip_bytes, http_error,
                           kb_state, kbx, not_acceptable, not_modified, alternate_links, requested_page, serialize,
                           store_down, unexpected, vocabulary)
@@ -310,7 +310,8 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
         events, cut = timeline.events_for(kb.store, doc.subject, ctx["kind"], langs)
         if events:
             svg = timeline.render_svg(events, lambda i: view.href(i) or "#", langs,
-                                      f"Timeline of the {len(events)} events of {ctx['title']}")
+                                      ui_words(langs)("Timeline of the {n} events of {title}").format(
+                                          n=len(events), title=ctx["title"]))
             ctx["timeline_cut"] = cut
     alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.DOC_FORMATS]
     ctx["graphs"] = [(g, imap.local_url(g, root), n) for g, n in _graphs_of(kb.store, doc.subject)]
@@ -320,6 +321,7 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
     ctx["languages"] = [(code, name, f"{here}{sep}lang={code}", code == (langs[0] if langs else "en"))
                         for code, name in READING_LANGUAGES]
     html = render_template("resource.html", doc=doc, lang=langs[0] if langs else "en", alternates=alternates,
+                           t=ui_words(langs),
                            canonical=imap.doc_iri(doc.path, page=doc.page),
                            timeline=svg, page_url=page_url, **ctx)
     return html.encode("utf-8")
