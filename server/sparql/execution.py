@@ -81,18 +81,12 @@ def execute(store, job: Job, send) -> None:
         body = state["writer"].finish()
     except Cancelled:
         return
-    except QueryRefused as exc:
-        return send(Outcome.error(exc.status, exc.message))
-    except res.NotAcceptable as exc:
-        return send(Outcome.error(406, exc.message))
-    except SyntaxError as exc:
-        return send(_syntax_error(job.query, str(exc)))
-    except RecursionError:
-        return send(Outcome.error(400, "the query is nested too deeply"))
-    except Exception as exc:  # the store failed: say so, never a traceback
-        outcome = _failure(exc, job)
+    except Exception as exc:  # bad input or a failing store: a clear answer, never a traceback
+        outcome = _error_outcome(exc, job)
         writer = state.get("writer")
         if writer is not None and writer.streaming:  # too late for a status: the stream is cut
+            if writer.cancelled:
+                return
             log.warning("a streamed SPARQL answer broke off: %s", exc)
             return send(Failed(outcome.body.decode("utf-8", "replace").strip()))
         return send(outcome)
@@ -124,9 +118,17 @@ def _answer(store, job: Job, analysis, send, started: float, state: dict) -> Non
         del result, prepared
 
 
-def _failure(exc: Exception, job: Job) -> Outcome:
+def _error_outcome(exc: Exception, job: Job) -> Outcome:
     from kb.store import QueryTimeout, StoreError, StoreUnavailable
 
+    if isinstance(exc, QueryRefused):
+        return Outcome.error(exc.status, exc.message)
+    if isinstance(exc, res.NotAcceptable):
+        return Outcome.error(406, exc.message)
+    if isinstance(exc, SyntaxError):
+        return _syntax_error(job.query, str(exc))
+    if isinstance(exc, RecursionError):
+        return Outcome.error(400, "the query is nested too deeply")
     if isinstance(exc, QueryTimeout):
         return Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped",
                              **{"Retry-After": "1"})
