@@ -25,6 +25,11 @@ class OxigraphStore(Store):
         super().__init__(iris)
         self.path = None if path is None else Path(path)
         self._write_lock = threading.Lock()
+        # Only this process can write this store (RocksDB's lock), and every write goes through apply():
+        # the version is read once and kept until the next write (a generation counter keeps a reader that
+        # raced with a write from storing the old version).
+        self._version_cache: tuple[str, object] | None = None
+        self._generation = 0
         try:
             if self.path is None:
                 self._store = ox.Store()
@@ -91,7 +96,20 @@ class OxigraphStore(Store):
                 self._store.update(" ;\n".join(parts))
             except (OSError, SyntaxError, ValueError) as exc:
                 raise StoreError(f"write failed, nothing was changed: {exc}") from exc
+            finally:
+                self._generation += 1
+                self._version_cache = None
         return new_version
+
+    def _version_and_modified(self):
+        cached = self._version_cache
+        if cached is not None:
+            return cached
+        generation = self._generation
+        value = super()._version_and_modified()
+        if generation == self._generation:
+            self._version_cache = value
+        return value
 
     def flush(self) -> None:
         self._store.flush()

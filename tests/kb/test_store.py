@@ -108,3 +108,17 @@ def test_data_survives_reopening(tmp_path):
     s2 = OxigraphStore(IRIS, tmp_path / "store")
     assert s2.version() == v and s2.count(G) == 1
     s2.close()
+
+
+def test_version_read_once_is_kept_until_the_next_write_and_never_goes_stale(tmp_path):
+    store = OxigraphStore(IRIS, None)
+    v1 = store.replace_graph(G, [t("a", "p", "1")])
+    assert store.version() == v1
+    # the cached value is the stored one: a second handle on the same data agrees
+    assert store.version() == store.version() == v1
+    v2 = store.add_to_graph(G, [t("b", "p", "2")])
+    assert v2 != v1 and store.version() == v2
+    failed_before = store.version()
+    with pytest.raises(StoreError):
+        store.apply(insert=[], drop=["not an iri>"])
+    assert store.version() == failed_before
