@@ -27,14 +27,17 @@ validated and committed, 0.13-0.24 s; a 100k-triple file, 10k triples/s end to e
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
+from rdflib.namespace import SH
 
 from . import rdfio, validation
+from .progress import step
 from .shacl_runner import ValidationTimeout, _workers, run_shacl  # noqa: F401 - re-exported
 
 INVERSE_DEPTH = 2
@@ -83,7 +86,7 @@ class KView:
                 for t in triples:
                     self.by_s.setdefault(t.subject, set()).add(t)
                     if _is_node(t.object):
-                        self.by_o.setdefault(t.object, set()).add(t.subject)
+                        self.by_o.setdefault(t.object, set()).add(t)
 
     def describe(self, nodes: Iterable) -> set[ox.Triple]:
         nodes = [n for n in nodes if _is_node(n)]
@@ -102,13 +105,31 @@ class KView:
         nodes = [n for n in nodes if _is_node(n)]
         out: set = set()
         for n in nodes:
-            out |= self.by_o.get(n, set())
+            out |= {t.subject for t in self.by_o.get(n, ())}
         for i in range(0, len(nodes), CHUNK):
             part = nodes[i:i + CHUNK]
             q = f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?o {{ {_values(part)} }} GRAPH ?g {{ ?s ?p ?o }} }}"
             for row in self.store.query(q):
                 if row["g"].value not in self.skip and _is_node(row["s"]):
                     out.add(row["s"])
+        return out
+
+    def incoming(self, nodes: Iterable, predicates: tuple[str, ...] | None) -> set[ox.Triple]:
+        """The triples pointing at `nodes` through one of `predicates` (None: any predicate)."""
+        nodes = [n for n in nodes if _is_node(n)]
+        wanted = None if predicates is None else {ox.NamedNode(p) for p in predicates}
+        out: set[ox.Triple] = set()
+        if wanted is not None and not wanted:
+            return out
+        for n in nodes:
+            out |= {t for t in self.by_o.get(n, ()) if wanted is None or t.predicate in wanted}
+        only = "" if wanted is None else f"VALUES ?p {{ {_values(sorted(wanted, key=str))} }}"
+        for i in range(0, len(nodes), CHUNK):
+            part = nodes[i:i + CHUNK]
+            q = f"SELECT ?s ?p ?o ?g WHERE {{ VALUES ?o {{ {_values(part)} }} {only} GRAPH ?g {{ ?s ?p ?o }} }}"
+            for row in self.store.query(q):
+                if row["g"].value not in self.skip:
+                    out.add(ox.Triple(row["s"], row["p"], row["o"]))
         return out
 
     def all_triples(self) -> set[ox.Triple]:
@@ -142,18 +163,38 @@ def focus_set(view: KView, change: Change | None, seeds: set | None = None,
     return own, focus
 
 
+@functools.lru_cache(maxsize=1)
+def inverse_predicates() -> tuple[str, ...] | None:
+    """The predicates the trusted shapes read backwards (`sh:inversePath p`); None when one of them is not a
+    plain predicate (then every incoming triple counts)."""
+    shapes = validation.shapes_graph()
+    inverse = list(shapes.objects(None, SH.inversePath))
+    if any(not isinstance(p, URIRef) for p in inverse):
+        return None
+    return tuple(sorted({str(p) for p in inverse}))
+
+
 def context(view: KView, nodes: Iterable) -> set[ox.Triple]:
-    """Every triple of the view whose subject is within OUTGOING_DEPTH hops of `nodes`."""
+    """Every triple of the view whose subject is within OUTGOING_DEPTH hops of `nodes`; and, for `nodes` and
+    the nodes one hop out, the triples pointing at them through a predicate the shapes read backwards
+    (sh:inversePath: a participation belongs to one event), with the description of their subjects (the
+    event's type, for sh:class). Without these, a chunk holding a participation but not its event would
+    report a false violation."""
     data: set[ox.Triple] = set()
     seen: set = set()
     level = set(nodes)
-    for _ in range(OUTGOING_DEPTH + 1):
+    inverse = inverse_predicates()
+    for depth in range(OUTGOING_DEPTH + 1):
         level -= seen
         if not level:
             break
         triples = view.describe(level)
         seen |= level
         data |= triples
+        if depth < OUTGOING_DEPTH:
+            pointing = view.incoming(level, inverse)
+            data |= pointing
+            data |= view.describe({t.subject for t in pointing} - seen)
         level = {t.object for t in triples if _is_node(t.object)}
     return data
 
@@ -201,9 +242,10 @@ def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> v
             try:
                 data = context(view, chunks[index])
                 reports[index] = run_shacl(data, chunks[index], timeout=remaining(), worker=worker)
-                if progress is not None and len(chunks) > 1:
-                    with lock:
-                        progress(f"validated {len(reports)}/{len(chunks)} chunks of up to {FOCUS_CHUNK} nodes")
+                with lock:
+                    done = sum(len(chunks[i]) for i in reports)
+                    step(progress, done, len(ordered), "validate", f"validated {done}/{len(ordered)} focus nodes "
+                         f"({len(reports)}/{len(chunks)} chunks of up to {FOCUS_CHUNK})")
             except BaseException as exc:  # the first failure stops every worker
                 with lock:
                     failures.append(exc)
@@ -213,6 +255,7 @@ def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> v
                             w.proc and w.proc.kill()
                 return
 
+    step(progress, 0, len(ordered), "validate", f"validating {len(ordered)} focus nodes in {len(chunks)} chunk(s)")
     workers = _workers if timeout and len(chunks) > 1 else [None]
     threads = [threading.Thread(target=serve, args=(w,), name="kb-validate") for w in workers[1:]]
     for t in threads:
@@ -236,7 +279,10 @@ def check_change(store, change: Change, *, timeout: float | None, full: bool = F
     """Validate the KB after `change`, restricted to the nodes the change can affect."""
     if full:
         data = KView(store, change).all_triples()
-        return run_shacl(data, None, timeout=timeout)
+        step(progress, 0, len(data), "validate", f"validating all {len(data)} triples of the KB")
+        report = run_shacl(data, None, timeout=timeout)
+        step(progress, len(data), len(data), "validate", f"validated all {len(data)} triples of the KB")
+        return report
     view = KView(store, change)
     own, focus = focus_set(view, change)
     if not focus:
