@@ -51,10 +51,15 @@ def cli():
 def load(store, base_iri, no_validate):
     """Build or rebuild the store from the ontology, the shapes and kb/data (validated)."""
     from . import curated
+    from .progress import Reporter
 
     cfg = _settings(store=store, base_iri=base_iri)
     st = _open(cfg)
-    report = curated.build(st, progress=lambda m: click.echo(m, err=True), validate=not no_validate)
+    progress = Reporter(always=True, stamp=False)  # a bar per step on a terminal, else lines as they come
+    try:
+        report = curated.build(st, progress=progress, validate=not no_validate)
+    finally:
+        progress.close()
     if report is not None:
         click.echo(report.text())
         click.echo("Error: the curated data does not conform; the store was left as it was.", err=True)

@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 
 import click
-
-
-class _Progress:
-    """Progress on stderr: a line per step with the elapsed time (only when stderr is a terminal, or
-    always for long imports: every step of an import that runs past two seconds is shown)."""
-
-    def __init__(self, quiet: bool, always: bool = False):
-        self.quiet = quiet
-        self.start = time.monotonic()
-        self.pending: list[str] = []
-        self.tty = always or sys.stderr.isatty()
-
-    def __call__(self, message: str) -> None:
-        if self.quiet:
-            return
-        elapsed = time.monotonic() - self.start
-        line = f"[{elapsed:6.1f}s] {message}"
-        if self.tty or elapsed > 2.0:
-            for p in self.pending:
-                click.echo(p, err=True)
-            self.pending.clear()
-            click.echo(line, err=True)
-        else:
-            self.pending.append(line)
 
 
 def run(cfg: dict, paths: list[str], *, graph: str | None, mode: str, fmt: str | None, dry_run: bool,
         quiet: bool, always_progress: bool = False) -> int:
     from .importer import ImportFailed, Importer, Source
+    from .progress import Reporter
     from .store import StoreError, open_store
 
     try:
@@ -43,16 +18,20 @@ def run(cfg: dict, paths: list[str], *, graph: str | None, mode: str, fmt: str |
     except StoreError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 2
+    # a progress bar on a terminal; off a terminal, lines (all with --progress, else once past two seconds)
+    progress = Reporter(quiet=quiet, always=always_progress)
     try:
         sources = [Source.from_file(p, fmt, max_bytes=cfg["max_import"]) for p in paths]
         result = Importer(store, cfg).import_sources(sources, graph=graph, mode=mode, dry_run=dry_run,
-                                                    progress=_Progress(quiet, always_progress))
+                                                    progress=progress)
     except ImportFailed as exc:
+        progress.close()
         if exc.report is not None:
             click.echo(exc.report.text())
         click.echo(f"Error: {exc.message}", err=True)
         return exc.exit_code
     finally:
+        progress.close()
         _close(store)
     if result.report is not None and result.report.results:
         click.echo(result.report.text())

@@ -23,6 +23,7 @@ import pyoxigraph as ox
 
 from . import batchcheck, provenance, rdfio, skolem
 from .batchcheck import Change, ValidationTimeout
+from .progress import step
 from .store import Store, StoreError
 from .validation import Report
 
@@ -255,11 +256,11 @@ class Importer:
         max_bytes = self.settings.get("max_import") if max_bytes is None else max_bytes
         plan: dict[str, list[ox.Triple]] = {}
         say = progress or (lambda m: None)
-        for src in sources:
+        for i, src in enumerate(sources):
             target = graph or self.default_graph_for(src.name)
-            say(f"parsing {src.name} ({len(src.data)} bytes, {src.fmt.name})")
+            step(say, i, len(sources), "parse", f"parsing {src.name} ({len(src.data)} bytes, {src.fmt.name})")
             triples = parse_source(src, max_bytes=max_bytes, base_iri=base_iri)
-            say(f"parsed {len(triples)} triples from {src.name}")
+            step(say, i + 1, len(sources), "parse", f"parsed {len(triples)} triples from {src.name}")
             plan.setdefault(target, []).extend(triples)
         for target in plan:
             if target in self.reserved():
@@ -361,13 +362,13 @@ class Importer:
                 g = ox.NamedNode(target)
                 insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
         insert += record.quads(self.iris)
-        say(f"writing {len(insert)} quad(s) in one transaction")
+        step(say, 0, 1, "write", f"writing {len(insert)} quad(s) in one transaction")
         try:
             result.version = self.store.apply(drop=drops, insert=insert, progress=say)
         except StoreError as exc:
             raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
         result.record = record.iri(self.iris)
-        say(f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
+        step(say, 1, 1, "write", f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
         return result
 
     def _present(self, graph: str, triples: set[ox.Triple]) -> set[ox.Triple]:
