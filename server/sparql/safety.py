@@ -14,8 +14,15 @@ Detection runs on the query parsed by rdflib's SPARQL parser (`parseQuery`), nev
 is pure Python and costs milliseconds on a mid-size query, so one shortcut keeps the common case fast: a
 keyword can only be present if its letters are, so a query whose text (after SPARQL's \\u escapes are
 decoded, lower-cased) contains neither `service` nor `from` cannot use SERVICE or FROM and goes to the
-engine (which parses it anyway) without the rdflib parse; queries for a remote store are always parsed, so
-only standard SPARQL 1.1 reaches it (no engine pragmas such as Virtuoso's DEFINE). SPARQL Update is refused at the protocol level
+engine (which parses it anyway) without the rdflib parse.
+
+A remote store (`strict`) needs more: Virtuoso runs any function IRI as one of its own procedures
+(`bif:http_get(<url>)` fetches the URL: a request to anywhere, from the store's machine), and takes engine
+pragmas (`DEFINE input:grab-all`). So for a remote store the check also refuses calls to functions outside
+XSD (the casts), after the parse. The parse is skipped only when the text cannot hold any of these: no
+`service`, `from` or `define`, and no `(` after `>` or after a name with a colon (where a function IRI would
+stand; `(` after an IRI also opens an RDF collection, which is then parsed and let through). The remote
+store itself refuses anything but BASE/PREFIX before the query form. SPARQL Update is refused at the protocol level
 (403), so LOAD never reaches an engine; update text sent as a query fails the query grammar.
 
 The parse's verdict (the Analysis, or the refusal) depends on the query text and the base IRI only, so it is
@@ -41,6 +48,9 @@ MAX_QUERY_CHARS = 1_000_000
 PARSE_CACHE = 1024  # verdicts of the rdflib parse kept (LRU)
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+# where an IRI or a prefixed name may call a function: `>` or `prefix:name`, then `(` (comments may come between)
+_MAYBE_CALL = re.compile(r"(?:>|:[^\s(){}\[\]<>\"',;]*)(?:\s|#[^\n]*(?:\n|$))*\(")
+XSD = "http://www.w3.org/2001/XMLSchema#"
 _KINDS = {"SelectQuery": SELECT, "AskQuery": ASK, "ConstructQuery": GRAPH, "DescribeQuery": GRAPH}
 
 
@@ -67,6 +77,7 @@ class Analysis:
     kind: str | None = None
     from_graphs: list[str] = field(default_factory=list)
     from_named: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)  # IRIs of the extension functions called
 
 
 def unescape(text: str) -> str:
@@ -113,9 +124,16 @@ def check(query: str, has_graph, base_iri: str | None = None, *, strict: bool = 
     if nesting_depth(text) > MAX_DEPTH:
         raise QueryRefused(f"the query nests brackets deeper than {MAX_DEPTH} levels; flatten it")
     lowered = text.lower()
-    if not strict and "service" not in lowered and "from" not in lowered:
+    if "service" not in lowered and "from" not in lowered and (not strict or (
+            "define" not in lowered and not _MAYBE_CALL.search(text))):
         return Analysis(parsed=False)
     analysis = cached_parse(query, base_iri)
+    if strict:
+        for iri in analysis.functions:
+            if not iri.startswith(XSD):
+                raise QueryRefused(f"the function <{iri}> is not allowed here: this endpoint's store runs "
+                                   "function IRIs as its own procedures (some reach the network); only the "
+                                   "SPARQL built-ins and the XSD casts are allowed")
     for graph in analysis.from_graphs + analysis.from_named:
         if not has_graph(graph):
             clause = "FROM NAMED" if graph in analysis.from_named else "FROM"
@@ -182,6 +200,13 @@ def parse(query: str, base_iri: str | None = None) -> Analysis:
                            f"(SERVICE {name})")
     analysis = Analysis(parsed=True, kind=_KINDS.get(body.name))
     clauses = body["datasetClause"] if "datasetClause" in body else None
+    calls = [f["iri"] for f in _find_all(body, "Function")]
+    if calls:
+        try:
+            prologue = translatePrologue(prologue_tree, base_iri)
+            analysis.functions = [str(prologue.absolutize(iri)) for iri in calls]
+        except Exception as exc:  # unknown prefix and the like
+            raise QuerySyntaxError(str(exc)) from None
     if clauses:
         try:
             prologue = translatePrologue(prologue_tree, base_iri)
@@ -200,6 +225,21 @@ def _found(exc) -> str:
     col = max(exc.col - 1, 0)
     snippet = line[col:col + 20]
     return repr(snippet) if snippet else "the end of the query"
+
+
+def _find_all(node, name: str):
+    """Every CompValue called `name` in the parse tree (depth first)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, CompValue):
+            if node.name == name:
+                yield node
+            stack.extend(node.values())
+        elif isinstance(node, (ParseResults, list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
 
 
 def _find(node, name: str, depth: int = 0):

@@ -28,7 +28,7 @@ def test_refusals_are_cached_and_raised_fresh_each_time():
         errors.append(info.value)
     assert errors[0] is not errors[1] and errors[0].message == errors[1].message
     with pytest.raises(safety.QuerySyntaxError) as info:
-        safety.check("SELECT * WHERE { ?s ?p }", lambda g: True, strict=True)
+        safety.check("SELECT * FROM <http://example.org/g> WHERE { ?s ?p }", lambda g: True, strict=True)
     assert info.value.line == 1 and "syntax error" in info.value.message
 
 
@@ -41,5 +41,39 @@ def test_the_base_iri_is_part_of_the_key():
 
 def test_the_cache_is_bounded():
     for i in range(safety.PARSE_CACHE + 50):
-        safety.check(f"SELECT * WHERE {{ ?s ?p {i} }}", lambda g: True, strict=True)
+        safety.check(f"SELECT * FROM <http://example.org/g{i}> WHERE {{ ?s ?p ?o }}", lambda g: True)
     assert len(safety._verdicts) == safety.PARSE_CACHE
+
+
+# -- remote stores: extension functions (Virtuoso runs a function IRI as its own procedure) ---------------
+CALLS = [
+    'PREFIX b: <bif:> SELECT (b:http_get("http://127.0.0.1:9/") AS ?x) WHERE {}',
+    'SELECT (<bif:http_get>("http://127.0.0.1:9/") AS ?x) WHERE {}',
+    'SELECT ?x WHERE { BIND(<bif:http_get> # a comment between\n ("http://127.0.0.1:9/") AS ?x) }',
+    'BASE <bif:> SELECT (<http_get>("http://127.0.0.1:9/") AS ?x) WHERE {}',
+    'PREFIX s: <sql:> SELECT ?x WHERE { FILTER(s:anything(1)) }',
+    'SELECT ?x WHERE { ?x ?p ?o FILTER(<http://example.org/f>(?o)) }',
+]
+
+
+@pytest.mark.parametrize("query", CALLS)
+def test_a_remote_store_gets_no_extension_function_calls(query):
+    with pytest.raises(safety.QueryRefused, match="function <.*> is not allowed"):
+        safety.check(query, lambda g: True, strict=True)
+    assert safety.check(query, lambda g: True, strict=False) is not None  # the embedded store: its own rules
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT (xsd:integer("1") AS ?n) (STR(?s) AS ?t) WHERE { ?s ?p ?o FILTER(?o > (1 + 2)) }',
+    'PREFIX x: <http://www.w3.org/2001/XMLSchema#> SELECT (x:date("2020-01-01") AS ?d) WHERE {}',
+    'SELECT * WHERE { ?s <http://example.org/list> (1 2) }',  # an RDF collection, not a call
+])
+def test_xsd_casts_and_collections_pass_on_a_remote_store(query):
+    assert safety.check(query, lambda g: True, strict=True).parsed
+
+
+def test_a_remote_store_query_without_anything_to_look_for_skips_the_parse():
+    q = 'PREFIX dct: <http://purl.org/dc/terms/> SELECT ?s WHERE { ?s dct:title ?t FILTER(LANG(?t) = "en") } LIMIT 5'
+    assert safety.check(q, lambda g: True, strict=True).parsed is False
+    with pytest.raises(safety.QuerySyntaxError):  # DEFINE (a Virtuoso pragma) is always parsed, and refused
+        safety.check('DEFINE input:grab-all "yes" SELECT * WHERE { ?s ?p ?o }', lambda g: True, strict=True)
