@@ -381,7 +381,9 @@ class Importer:
         for i in range(0, len(items), 500):
             rows = " ".join(f"({t.subject} {t.predicate} {t.object})" for t in items[i:i + 500])
             q = f"SELECT ?s ?p ?o WHERE {{ VALUES (?s ?p ?o) {{ {rows} }} GRAPH {g} {{ ?s ?p ?o }} }}"
-            for row in self.store.query(q):
+            # the graph also as the query's dataset: on Virtuoso, GRAPH <iri> under the remote store's
+            # graph-exclusion pragmas matches nothing (a merge then re-added every triple)
+            for row in self.store.query(q, default_graph=[graph], named_graphs=[graph]):
                 found.add(ox.Triple(row["s"], row["p"], row["o"]))
         return found
 

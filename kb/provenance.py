@@ -144,7 +144,8 @@ def history(store, *, graph: str | None = None, limit: int | None = None) -> lis
     if limit:
         q += f" LIMIT {int(limit)}"
     rows = []
-    for r in store.query(q):
+    meta = [store.iris.meta_graph]  # an explicit dataset: Virtuoso's GRAPH <iri> under exclusion pragmas matches nothing
+    for r in store.query(q, default_graph=meta, named_graphs=meta):
         def v(name):
             term = r[name]
             return None if term is None else term.value

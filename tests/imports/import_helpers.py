@@ -42,16 +42,34 @@ def base_store(settings=None):
     return store
 
 
+def kind_settings(request, store_kind, **overrides):
+    """import_settings() for the store kind under test: in-memory Oxigraph, or the session's scratch Virtuoso
+    (tests/conftest.py); the same import tests run against both stores (issue 7)."""
+    if store_kind == "virtuoso":
+        values = {"write_token": TOKEN, "validation_timeout": 0, "write_lock_timeout": 5}
+        values.update(overrides)
+        return request.getfixturevalue("virtuoso").settings(**values)
+    return import_settings(**overrides)
+
+
 @pytest.fixture()
-def kbstore():
+def kbstore(request, store_kind):
+    """A store holding tests/imports/data/base.ttl in graph/base: in-memory Oxigraph, or the KB emptied on the
+    scratch Virtuoso."""
+    if store_kind == "virtuoso":
+        from kb.importer import Importer, Source
+
+        store = request.getfixturevalue("virtuoso").empty_store()
+        Importer(store, import_settings()).import_sources([Source.from_file(DATA / "base.ttl")], graph=G + "base")
+        return store
     return base_store()
 
 
 @pytest.fixture()
-def gsp_app(kbstore):
+def gsp_app(request, store_kind, kbstore):
     from server import create_app
 
-    app = create_app(import_settings(), store=kbstore, load_if_empty=False)
+    app = create_app(kind_settings(request, store_kind), store=kbstore, load_if_empty=False)
     app.testing = True
     return app
 
@@ -121,5 +139,6 @@ def quads_of(store, graph: str) -> set:
     return set(store.triples(graph))
 
 
-__all__ = ["AUTH", "BASE", "DATA", "G", "TOKEN", "Listener", "agency_ttl", "base_store", "checksum", "import_settings", "quads_of",
+__all__ = ["AUTH", "BASE", "DATA", "G", "TOKEN", "Listener", "agency_ttl", "base_store", "checksum", "import_settings",
+           "kind_settings", "quads_of",
            "kbstore", "gsp_app", "gsp", "gsp_server", "listener", "ox"]

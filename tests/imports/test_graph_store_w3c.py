@@ -129,13 +129,16 @@ def same_graph(actual: bytes, expected: str) -> bool:
 
 
 @pytest.fixture()
-def empty_server():
+def empty_server(request, store_kind):
+    """A real HTTP server over an empty store: in-memory Oxigraph, or the KB emptied on the scratch Virtuoso."""
     from kb.store import open_store
     from server import create_app
 
     from conftest import LiveServer
 
-    app = create_app(import_settings(), store=open_store(import_settings()), load_if_empty=False)
+    settings = kind_settings(request, store_kind)
+    store = request.getfixturevalue("virtuoso").empty_store() if store_kind == "virtuoso" else open_store(settings)
+    app = create_app(settings, store=store, load_if_empty=False)
     server = LiveServer(app)
     yield server
     server.stop()
