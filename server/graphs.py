@@ -158,7 +158,10 @@ def _get_graph(graph: str) -> Response:
                         content_type="text/plain; charset=utf-8")
     mt = mt or "text/turtle"
     info = rdfio.format_for(media_type=mt)
-    headers = {"Vary": "Accept", "ETag": f'W/"{store.version()}"'}
+    tag = f"{store.version()}-{info.name}"  # one per KB version and representation (Vary: Accept)
+    headers = {"Vary": "Accept", "ETag": f'W/"{tag}"'}
+    if request.if_none_match.contains_weak(tag):  # the client's copy is current: no body
+        return Response(status=304, headers=headers)
     if request.method == "HEAD":
         return Response(b"", status=200, content_type=f"{mt}; charset=utf-8", headers=headers)
     triples = list(store.triples(graph))

@@ -353,3 +353,37 @@ def test_cli_import_exit_codes_dry_run_and_history(tmp_path):
     assert p.returncode != 0 and "Traceback" not in p.stderr
     p = kb("history")
     assert p.returncode == 0 and p.stdout.count("record:") == 1 and G + "cli" in p.stdout
+
+
+# --- issue 5 Build 2: a new KB version after every write; the curated load goes through the pipeline -----
+
+def test_an_import_changes_the_etags_of_what_it_touches_and_of_the_kb(gsp, kbstore):
+    """"a new KB version (ETags change, caches invalidate)": a client's cached entity document and graph
+    are not 'Not Modified' after an import."""
+    doc = "/doc/agency/europol"
+    graph = "/graphs?graph=" + G + "base"
+    before = {p: gsp.get(p, headers={"Accept": "text/turtle"}) for p in (doc, graph)}
+    for p, r in before.items():
+        assert r.status_code == 200 and r.headers.get("ETag"), p
+        assert gsp.get(p, headers={"Accept": "text/turtle", "If-None-Match": r.headers["ETag"]}).status_code == 304
+    r = gsp.put("/graphs?graph=" + G + "etag", data=agency_ttl("etag").encode(),
+                headers={**AUTH, "Content-Type": "text/turtle"})
+    assert r.status_code == 201
+    for p, old in before.items():
+        after = gsp.get(p, headers={"Accept": "text/turtle", "If-None-Match": old.headers["ETag"]})
+        assert after.status_code == 200 and after.headers["ETag"] != old.headers["ETag"], p
+
+
+def test_kb_load_goes_through_the_import_pipeline_with_a_record():
+    """The curated load is one more write of the pipeline: validated, one transaction, a provenance record."""
+    from kb import curated
+
+    store = open_store(import_settings())
+    assert curated.build(store) is None
+    rows = provenance.history(store)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["agent"] == "curated build (kb load)" and row["outcome"] == "conforms" and row["mode"] == "replace"
+    assert row["added"] == store.count() - store.count(store.iris.meta_graph)
+    assert set(row["graphs"]) == set(store.graphs()) - {store.iris.meta_graph}
+    assert len(row["sources"]) >= 3 and all("sha256:" in s for s in row["sources"])
