@@ -46,7 +46,7 @@ from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnava
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
     CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
     _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, has_dataset_clause,
-    query_form)
+    names_a_graph, query_form)
 from .remote_writes import RemoteWrites
 
 
@@ -196,7 +196,7 @@ class RemoteStore(RemoteWrites, Store):
         form = _query_form_or_refuse(sparql)
         text = sparql
         if default_graph is None and named_graphs is None and not has_dataset_clause(sparql):
-            if self._virtuoso:
+            if self._virtuoso and not names_a_graph(sparql):
                 text = self._virtuoso_union_pragmas() + sparql
             else:
                 default_graph = named_graphs = self._kb_graphs() or [self._empty]

@@ -50,6 +50,17 @@ def has_dataset_clause(sparql: str) -> bool:
     return bool(_DATASET_CLAUSE.search(_STRIP.sub(" ", sparql)))
 
 
+_GRAPH_CONSTANT = re.compile(r"\bGRAPH\s*(?:<|[A-Za-z_][\w.-]*:|:)", re.IGNORECASE)
+
+
+def names_a_graph(sparql: str) -> bool:
+    """True when the query has `GRAPH <iri>` or `GRAPH prefix:name` (outside strings and comments). Virtuoso
+    answers such a pattern with nothing when the query also carries `DEFINE input:*-graph-exclude` (7.2.5,
+    measured), so these queries get the KB's graphs by the protocol's dataset parameters instead."""
+    text = _STRIP.sub(lambda m: " " if m.group(0)[0] in "#\"'" else m.group(0), sparql)
+    return bool(_GRAPH_CONSTANT.search(text))
+
+
 def query_form(sparql: str) -> str:
     m = _FORM.search(_STRIP.sub(" ", sparql))
     return m.group(1).upper() if m else "SELECT"

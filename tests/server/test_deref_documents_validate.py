@@ -50,7 +50,6 @@ def own_nodes(g: rdflib.Graph, topic: URIRef) -> set:
     return nodes
 
 
-@pytest.mark.oxigraph_only
 def test_entity_documents_describe_their_topic_completely_enough_to_validate(client, curated_store):
     checked = 0
     for iri in entities(curated_store):

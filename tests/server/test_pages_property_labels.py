@@ -12,7 +12,6 @@ from server.labels import INVERSE_LABELS, PROPERTY_LABELS, Vocabulary
 THB = BASE + "def#"
 
 
-@pytest.mark.oxigraph_only
 def test_every_reused_property_of_the_kb_has_a_label(curated_store):
     vocab = Vocabulary().refresh(curated_store, Iris(BASE), curated_store.version())
     skip = (BASE + "graph/ontology", BASE + "graph/shapes")
