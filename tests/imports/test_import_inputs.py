@@ -246,3 +246,24 @@ def test_importer_limits_without_http(kbstore):
         imp.import_sources([Source("x.ttl", b"<a> <b> .", rdfio.format_for("turtle"))])
     assert info.value.line == 1
     unchanged(kbstore, before)
+
+
+def test_every_format_the_foundation_reads_imports_the_same_triples(kbstore):
+    """Build 2, "safe parse (every format the foundation reads)": the same conformant data as Turtle,
+    N-Triples, JSON-LD (inline context), RDF/XML, TriG and N-Quads imports as the same triples."""
+    from kb.importer import Importer, Source
+
+    turtle = agency_ttl("every-format").encode()
+    reference = {q.triple for q in rdfio.parse_quads(turtle, rdfio.format_for("turtle"))}
+    assert len(reference) == 7
+    imp = Importer(kbstore, import_settings())
+    for info in rdfio.FORMATS:
+        if info.quads and info.name != "jsonld":
+            body = ox.serialize([ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(G + "ignored"))
+                                 for t in reference], format=info.ox)
+        else:
+            body = ox.serialize(list(reference), format=info.ox)
+        graph = G + "format-" + info.name
+        result = imp.import_sources([Source(f"data{info.extensions[0]}", body, info)], graph=graph)
+        assert result.added == 7, info.name
+        assert set(kbstore.triples(graph)) == reference, info.name
