@@ -1,0 +1,1 @@
+"""thb-kb benchmarks: `python -m bench [--quick]` (see docs/benchmarks.md)."""
