@@ -45,8 +45,8 @@ from ..namespaces import Iris
 from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
     CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
-    _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, has_dataset_clause,
-    names_a_graph, query_form)
+    _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection,
+    has_dataset_clause, names_a_graph, query_form)
 from .remote_writes import RemoteWrites
 
 
@@ -215,14 +215,15 @@ class RemoteStore(RemoteWrites, Store):
         params = _dataset_params(dataset)
         if timeout:
             params.append(("timeout", str(int(float(timeout) * 1000))))  # Virtuoso; others ignore it
-        if form in ("CONSTRUCT", "DESCRIBE"):
-            sw.setReturnFormat(N3)
-            resp = self._send(sw, "application/n-triples, text/plain;q=0.5", timeout, params)
-            return _triples_result(resp, self.url)
-        sw.setReturnFormat(JSON)
-        resp = self._send(sw, "application/sparql-results+json, application/sparql-results+xml;q=0.5",
-                          timeout, params)
-        return _parse_results(resp, self.url)
+        graph = form in ("CONSTRUCT", "DESCRIBE")
+        sw.setReturnFormat(N3 if graph else JSON)
+        accept = ("application/n-triples, text/plain;q=0.5" if graph else
+                  "application/sparql-results+json, application/sparql-results+xml;q=0.5")
+        try:
+            resp = self._send(sw, accept, timeout, params)
+        except SyntaxError as exc:
+            raise explain_rejection(sparql, str(exc)) from None
+        return _triples_result(resp, self.url) if graph else _parse_results(resp, self.url)
 
     def graphs(self) -> list[str]:
         q = (f"SELECT ?g WHERE {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} "

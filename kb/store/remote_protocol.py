@@ -61,6 +61,22 @@ def names_a_graph(sparql: str) -> bool:
     return bool(_GRAPH_CONSTANT.search(text))
 
 
+def explain_rejection(sparql: str, message: str) -> SyntaxError:
+    """The store refused the query as bad (HTTP 400). When the SPARQL 1.1 grammar says why, say it with its
+    position (rdflib's parser, on this rare path only); else the store's own message, without the query
+    text it echoes (Virtuoso's carries the graph-exclusion pragmas)."""
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        parseQuery(sparql)
+    except ParseException as exc:
+        return SyntaxError(f"error at {exc.lineno}:{exc.col}: {exc.msg}")
+    except Exception:  # noqa: BLE001 - the grammar could not tell (too deep...): the store's message
+        pass
+    return SyntaxError(message.split("\nSPARQL query:")[0].strip())
+
+
 def query_form(sparql: str) -> str:
     m = _FORM.search(_STRIP.sub(" ", sparql))
     return m.group(1).upper() if m else "SELECT"

@@ -93,6 +93,10 @@ def test_a_graph_named_in_the_query_is_read(store):
 def test_syntax_errors_are_syntax_errors(store):
     with pytest.raises(SyntaxError):
         store.query("SELECT WHERE {")
+    store.query("ASK {}")  # the engine has said who it is: the next query carries its pragmas
+    with pytest.raises(SyntaxError, match=r"^error at 2:\d+: ") as info:  # with its position, as on Oxigraph
+        store.query("SELECT * WHERE {\n  ?s ?p \n}")
+    assert "DEFINE" not in str(info.value)  # not the store's echo of the text it was sent
 
 
 def test_blank_nodes_round_trip(store):
