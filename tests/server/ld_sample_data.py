@@ -70,14 +70,19 @@ TTL = f"""
     for i, e in enumerate(EVENTS))
 
 
-def sample_store():
-    """A fresh in-memory store: the ontology and shapes graphs, and the sample data."""
+def sample_store(request=None):
+    """A fresh store: the ontology and shapes graphs, and the sample data. In-memory Oxigraph, or (given
+    the requesting fixture's `request`, and its `store_kind` is virtuoso) the KB emptied on a Virtuoso of
+    its own."""
     from conftest import make_settings
 
     from kb import curated
     from kb.store import open_store
 
-    store = open_store(make_settings())
+    if request is not None and request.getfixturevalue("store_kind") == "virtuoso":
+        store = request.getfixturevalue("virtuoso_factory")("ld-sample").empty_store()
+    else:
+        store = open_store(make_settings())
     iris = store.iris
     graphs = curated.read_sources(iris)
     quads = [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)) for g, ts in graphs.items()
@@ -88,11 +93,13 @@ def sample_store():
     return store
 
 
-def sample_app(**overrides):
+def sample_app(request=None, **overrides):
+    """An app over `sample_store(request)` (both store kinds when the fixture asks for `store_kind`)."""
     from conftest import make_settings
 
     from server import create_app
 
-    app = create_app(make_settings(**{"page_size": 5, **overrides}), store=sample_store(), load_if_empty=False)
+    app = create_app(make_settings(**{"page_size": 5, **overrides}), store=sample_store(request),
+                     load_if_empty=False)
     app.testing = True
     return app

@@ -17,8 +17,8 @@ EVIL_PATH = "/doc/" + EVIL[len(BASE) + 3:]
 
 
 @pytest.fixture(scope="module")
-def c():
-    return sample_app(page_size=100).test_client()
+def c(request, store_kind):
+    return sample_app(request, page_size=100).test_client()
 
 
 def assert_clean_error(r, status_range=(400, 499), text=None):

@@ -25,14 +25,14 @@ def doc_path(iri: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def big():
+def big(request, store_kind):
     """Page size 100: whole descriptions on one page."""
-    return sample_app(page_size=100).test_client()
+    return sample_app(request, page_size=100).test_client()
 
 
 @pytest.fixture(scope="module")
-def small():
-    return sample_app().test_client()  # page size 5
+def small(request, store_kind):
+    return sample_app(request).test_client()  # page size 5
 
 
 def graph(client, url: str) -> rdflib.Graph:

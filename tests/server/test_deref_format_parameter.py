@@ -13,8 +13,8 @@ PATH = AGENCY[len(BASE) + 3:]
 
 
 @pytest.fixture(scope="module")
-def c():
-    return sample_app().test_client()
+def c(request, store_kind):
+    return sample_app(request).test_client()
 
 
 @pytest.mark.parametrize("param,suffix", [("format=ttl", "ttl"), ("format=turtle", "ttl"),

@@ -18,8 +18,8 @@ ODD = [NON_ASCII, ESCAPED, RESERVED, QUESTION]
 
 
 @pytest.fixture(scope="module")
-def app():
-    return sample_app()
+def app(request, store_kind):
+    return sample_app(request)
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ RDFLIB_FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "rdf": "xml"
 
 
 @pytest.fixture(scope="module")
-def c():
-    return sample_app(cache_control="public, max-age=60").test_client()
+def c(request, store_kind):
+    return sample_app(request, cache_control="public, max-age=60").test_client()
 
 
 @pytest.mark.parametrize("accept,target", [

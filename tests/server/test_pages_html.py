@@ -21,8 +21,8 @@ def doc(iri: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def c():
-    return sample_app(page_size=100).test_client()
+def c(request, store_kind):
+    return sample_app(request, page_size=100).test_client()
 
 
 def text_of(html: str) -> str:
