@@ -22,10 +22,12 @@ processes in parallel. pySHACL runs in kb.shacl_runner (in-process, or in warm w
 timeout kills).
 
 Measured on the 2-core machine (load 2-3, shapes of 2026-11-24): a 1,000-triple import into a 1M-triple KB,
-validated and committed, 0.13-0.24 s; a 100k-triple file, 10k triples/s end to end. With a load average of
-5-11 (2026-11-24 14:35): `kb import` of the generated 1M-triple file 431 s (2,300 triples/s): parse 12 s,
-focus set 13 s, validation of 169,280 focus nodes in 85 chunks 260 s, the one-transaction write 130 s;
-a 1,000-triple `kb import` into that KB 2.9-4.7 s, nearly all of it the validation worker's cold start.
+validated and committed, 0.13-0.24 s; a 100k-triple file, 10k triples/s end to end. `kb import` of the
+generated 1M-triple file (2026-11-24, load average 3): 162 s, 6,200 triples/s: parse 3 s, focus set 6 s,
+validation of 169,280 focus nodes in 85 chunks 98 s (two workers, both cores busy: pySHACL's per-node Python
+work, ~860 focus nodes/s per core), the one-transaction write (kb.store, one INSERT DATA) 48 s; at load
+average 9-11 the same import took 431 s. A 1,000-triple `kb import` into that KB: 2.9-4.7 s, nearly all of it
+the validation worker's cold start (the server prewarms it).
 """
 
 from __future__ import annotations
