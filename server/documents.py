@@ -17,7 +17,9 @@ hydra:last`, and `<doc> hydra:view <doc?page=k>`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import pyoxigraph as ox
 
@@ -82,7 +84,8 @@ def _page_query(store, select: str, order: str, page: int, size: int) -> tuple[l
     if page == 1:
         rows = list(store.query(f"{select} LIMIT {size + 1}"))
         if len(rows) <= size:
-            return sorted(rows, key=lambda r: tuple(str(r[v]) for v in order.replace("?", "").split())), False
+            names = order.replace("?", "").split()
+            return sorted(rows, key=lambda r: tuple([str(r[v]) for v in names])), False
     rows = list(store.query(f"{select} ORDER BY {order} LIMIT {size + 1} OFFSET {(page - 1) * size}"))
     return rows[:size], len(rows) > size
 
@@ -138,9 +141,11 @@ def is_anon(term, prefix: str | tuple[str, ...]) -> bool:
 
 
 def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100,
-          modified: dt.datetime | None = None, license_iri: str | None = None) -> Document | None:
+          modified: dt.datetime | None = None, license_iri: str | None = None,
+          labels: Callable[[Iterable[str]], list[ox.Triple]] | None = None) -> Document | None:
     """The document about `{base}id/{path}`, or None when the KB does not describe it (or the page is past
-    the end)."""
+    the end). `labels(iris)` gives the label triples of IRIs (default: one query, `label_triples`; the
+    server passes its per-KB-version `LabelCache`)."""
     subject = imap.thing_iri(path)
     s = f"<{subject}>"
     # Skolem IRIs, and the hash IRIs of the subject (`{record}#agent`): their descriptions belong to this
@@ -179,7 +184,7 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
             doc.via.append(ox.Triple(r["s"], r["p"], b))
             via_nodes.append(b)
     doc.via += _closure(store, subject, via_nodes, prefix, incoming=True)
-    doc.labels = label_triples(store, _mentioned(doc))
+    doc.labels = label_triples(store, _mentioned(doc)) if labels is None else labels(_mentioned(doc))
     doc.meta = metadata(imap, doc, modified, license_iri)
     return doc
 
@@ -256,11 +261,19 @@ def used_prefixes(triples: list[ox.Triple]) -> dict[str, str]:
             if iri is None or iri in seen:
                 continue
             seen.add(iri)
-            for cut in (iri.rfind("#"), iri.rfind("/")):
-                ns = iri[:cut + 1]
-                if ns in _NS_PREFIX and _local_ok(iri[cut + 1:]):
-                    used.add(ns)
+            used.update(_namespaces_of(iri))
     return {p: ns for p, ns in DOC_PREFIXES.items() if ns in used}
+
+
+@functools.lru_cache(maxsize=65536)
+def _namespaces_of(iri: str) -> tuple[str, ...]:
+    """The namespaces of DOC_PREFIXES that can abbreviate `iri` (cached: documents share most IRIs)."""
+    found = []
+    for cut in (iri.rfind("#"), iri.rfind("/")):
+        ns = iri[:cut + 1]
+        if ns in _NS_PREFIX and _local_ok(iri[cut + 1:]):
+            found.append(ns)
+    return tuple(found)
 
 
 def _local_ok(local: str) -> bool:

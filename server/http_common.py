@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import documents, negotiation
 from .iris import MAX_PATH, IriMap
-from .labels import Vocabulary
+from .labels import LabelCache, Vocabulary
 from .negotiation import DocFormat
 
 log = logging.getLogger("thb-kb")
@@ -84,7 +84,8 @@ def ext_state() -> dict:
     state = current_app.extensions.get("kb.ld")
     if state is None:
         state = current_app.extensions.setdefault(
-            "kb.ld", {"cache": LRU(), "vocab": Vocabulary(), "imap": IriMap(kb.iris.base)})
+            "kb.ld", {"cache": LRU(), "vocab": Vocabulary(), "imap": IriMap(kb.iris.base),
+                      "label_cache": LabelCache()})
     return state
 
 
@@ -95,6 +96,13 @@ def kb_state():
     if getter is not None:
         return getter()
     return store.version(), store.last_modified()
+
+
+def label_source(version: str):
+    """`documents.build`'s `labels`: the label triples of IRIs through this app's per-version LabelCache."""
+    kb = kbx()
+    cache: LabelCache = ext_state()["label_cache"]
+    return lambda iris: cache.triples(kb.store, version, iris)
 
 
 def vocabulary(version: str) -> Vocabulary:

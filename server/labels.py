@@ -251,6 +251,53 @@ def label_triples(store, iris: Iterable[str]) -> list[ox.Triple]:
     return [ox.Triple(r["x"], r["p"], r["l"]) for r in store.query(q)]
 
 
+class LabelCache:
+    """IRI -> its label triples, for one KB version at a time, filled lazily from `label_triples`.
+
+    Documents of different things mention the same predicates, concepts, agencies and places: their
+    labels are read once per KB version instead of once per document. IRIs without labels are cached too
+    (an empty tuple). Bounded: when it holds `max_entries` IRIs it starts again empty. A new KB version
+    starts a new table (so a write is seen at once); readers swap tables without a lock on the hot path.
+    """
+
+    def __init__(self, max_entries: int = 100_000):
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._current: tuple[str | None, dict[str, tuple[ox.Triple, ...]]] = (None, {})
+
+    def _table(self, version: str) -> dict[str, tuple[ox.Triple, ...]]:
+        current = self._current
+        if current[0] == version:
+            return current[1]
+        with self._lock:
+            if self._current[0] != version:
+                self._current = (version, {})
+            return self._current[1]
+
+    def triples(self, store, version: str, iris: Iterable[str]) -> list[ox.Triple]:
+        """The label triples of these IRIs (as `label_triples` gives them), the cached ones without a query."""
+        table = self._table(version)
+        wanted = sorted(set(iris))
+        got = {i: table.get(i) for i in wanted}
+        missing = [i for i, hit in got.items() if hit is None]
+        if missing:
+            found: dict[str, list[ox.Triple]] = {}
+            for t in label_triples(store, missing):
+                found.setdefault(t.subject.value, []).append(t)
+            if len(table) + len(missing) > self.max_entries:
+                with self._lock:
+                    if self._current[1] is table:
+                        self._current = (version, {})
+                    table = self._current[1] if self._current[0] == version else {}
+            for i in missing:
+                got[i] = table[i] = tuple(found.get(i, ()))
+        return [t for i in wanted for t in got[i]]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._current = (None, {})
+
+
 def labels_of(store, iris: Iterable[str]) -> dict[str, list[tuple[int, str, str]]]:
     """{iri: [(rank, lang, text)]} of these IRIs' labels, ready for `pick`."""
     return label_map({"x": t.subject, "p": t.predicate, "l": t.object} for t in label_triples(store, iris))

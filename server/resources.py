@@ -24,7 +24,7 @@ from kb.store.base import StoreUnavailable
 from . import documents, negotiation
 from .entity_view import SCHEMA_TYPES, EntityView, ui_words
 from .http_common import (LRU, abort_with, check_request, compress, ext_state, finish, gzip_bytes, http_error,
-                          kb_state, kbx, not_acceptable, not_modified, alternate_links, requested_page, serialize,
+                          kb_state, kbx, label_source, not_acceptable, not_modified, alternate_links, requested_page, serialize,
                           store_down, unexpected, vocabulary)
 from .iris import IriMap, path_candidates, raw_path
 from .labels import explicit_lang, reader_languages
@@ -240,7 +240,8 @@ def document(_path: str):
                           links=_links(imap, path, fmt, page, None, negotiated, root, version),
                           content_location=_content_location(imap, path, fmt, page, negotiated, root), vary=vary)
         doc = documents.build(kb.store, imap, path, page=page, page_size=kb.settings["page_size"],
-                              modified=modified, license_iri=kb.settings.get("license"))
+                              modified=modified, license_iri=kb.settings.get("license"),
+                              labels=label_source(version))
         if doc is None:
             abort_with(404, f"This document has no page {page}.")
         body = render_html(doc, version, langs, lang_q, root) if fmt.is_html else _serialize_document(doc, fmt)
