@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
@@ -108,17 +110,65 @@ def home():
                            index_href=index_href, dataset_jsonld=jsonld)
 
 
+COUNT_WAIT = 0.05  # seconds /healthz waits for a count in progress (a small KB's count is there at once)
+
+
+class TripleCount:
+    """The triple count of the store's current version, counted in a background thread: counting is a full
+    scan (seconds at millions of triples), and a health check must answer at once, also right after start."""
+
+    def __init__(self, store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._known: tuple[str, int] | None = None  # (version, triples)
+        self._running: threading.Thread | None = None
+
+    def get(self, version: str, wait: float = 0.0) -> int | None:
+        """The count for `version`, or None while it is being counted (a count starts if none runs)."""
+        known = self._known
+        if known is not None and known[0] == version:
+            return known[1]
+        with self._lock:
+            thread = self._running
+            if thread is None or not thread.is_alive():
+                thread = self._running = threading.Thread(target=self._count, name="thb-kb-count", daemon=True)
+                thread.start()
+        if wait > 0:
+            thread.join(wait)
+            known = self._known
+            if known is not None and known[0] == version:
+                return known[1]
+        return None
+
+    def _count(self) -> None:
+        try:
+            version = self.store.version()
+            self._known = (version, self.store.count())
+        except StoreError as exc:  # the health check reports the store's state itself
+            logging.getLogger("thb-kb").warning("counting the triples failed: %s", exc)
+
+
+def triple_count(state) -> TripleCount:
+    counter = current_app.extensions.get("thb-triple-count")
+    if counter is None:
+        counter = current_app.extensions.setdefault("thb-triple-count", TripleCount(state.store))
+    return counter
+
+
 @bp.get("/healthz")
 def healthz():
-    """200 with the KB version and size when the store answers; 503 (JSON) when it does not."""
-    store = kb().store
+    """200 with the KB version and size when the store answers; 503 (JSON) when it does not. The size is
+    null (and `counting` true) until the background count of the current version is done."""
+    state = kb()
+    store = state.store
     try:
         store.query("ASK { }")  # a real round trip: the version and counts below may come from caches
-        version, triples = per_version("health-triples", lambda state: state.store.count())
+        version = store.version()
         modified = store.last_modified()
     except StoreError as exc:  # the store is down (or locked, or timing out): say so, do not crash
         return jsonify(status="unavailable", store=store.describe(), error=str(exc)), 503
+    triples = triple_count(state).get(version, wait=COUNT_WAIT)
     resp = jsonify(status="ok", store=store.describe(), version=version, triples=triples,
-                   last_modified=modified.isoformat())
+                   counting=triples is None, last_modified=modified.isoformat())
     resp.headers["Cache-Control"] = "no-store"
     return resp

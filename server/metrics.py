@@ -3,7 +3,8 @@
 Each app has its own registry (no process-global state, so several apps in one process, as in the tests,
 do not mix their numbers). Requests are counted by endpoint (the URL rule, so the label set stays small),
 method and status; latency goes into a histogram per endpoint. The KB's own numbers (store reachable,
-triples, version, last write) are read at scrape time, the triple count cached per KB version.
+triples, version, last write) are read at scrape time; the triple count is
+counted once per KB version in the background (shared with /healthz).
 
 With several gunicorn worker processes each worker counts its own requests (the default is one worker with
 threads, because the embedded store allows one process).
@@ -20,7 +21,9 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
 from kb.store import StoreError
 
-from .metadata_common import per_version
+from .home import triple_count
+
+COUNT_WAIT = 5.0  # seconds a scrape waits for the triple count in progress
 
 bp = Blueprint("metrics", __name__)
 
@@ -40,9 +43,11 @@ class KBCollector:
         uptime = GaugeMetricFamily("thb_kb_uptime_seconds", "Seconds since this server process started")
         uptime.add_metric([], time.time() - self.started)
         yield uptime
-        store = current_app.extensions["kb"].store
+        state = current_app.extensions["kb"]
+        store = state.store
         try:
-            version, triples = per_version("metrics-triples", lambda state: state.store.count())
+            store.query("ASK { }")  # a real round trip: the version and the count may come from caches
+            version = store.version()
             modified = store.last_modified()
         except StoreError:
             up.add_metric([], 0)
@@ -50,9 +55,13 @@ class KBCollector:
             return
         up.add_metric([], 1)
         yield up
-        t = GaugeMetricFamily("thb_kb_store_triples", "Triples (quads) in the store, all named graphs")
-        t.add_metric([], triples)
-        yield t
+        # counted once per version in the background, shared with /healthz; absent while a large store is
+        # still being counted (right after start or a write), rather than a scrape that times out
+        triples = triple_count(state).get(version, wait=COUNT_WAIT)
+        if triples is not None:
+            t = GaugeMetricFamily("thb_kb_store_triples", "Triples (quads) in the store, all named graphs")
+            t.add_metric([], triples)
+            yield t
         m = GaugeMetricFamily("thb_kb_last_modified_timestamp_seconds", "Time of the last write to the KB")
         m.add_metric([], modified.timestamp())
         yield m

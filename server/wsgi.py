@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Callable
 
 from flask import Flask
@@ -25,9 +27,30 @@ def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
             self.cfg.set("limit_request_line", 0)  # long SPARQL queries in GET URLs (the body limit still applies)
 
         def load(self):
-            return app if isinstance(app, Flask) else app()
+            served = app if isinstance(app, Flask) else app()
+            warm_up(served)
+            return served
 
     _App().run()
+
+
+def warm_up(app: Flask) -> None:
+    """Start in the background what the first requests would otherwise wait for: the SPARQL query workers
+    of the on-disk store and their checkpoint (the app itself starts them lazily, so that apps made for
+    tests and one-off `kb serve --get` requests do not start processes)."""
+    endpoint = app.extensions.get("sparql")
+    if endpoint is None or not endpoint.uses_workers:
+        return
+
+    def start():
+        try:
+            pool = endpoint.pool  # starts the workers (each in its own thread)
+            if pool is not None:
+                pool.warm()
+        except Exception as exc:  # the first query starts them again and reports what fails
+            logging.getLogger("thb-kb.sparql").warning("could not start the SPARQL workers at start: %s", exc)
+
+    threading.Thread(target=start, name="thb-kb-warm-up", daemon=True).start()
 
 
 def __getattr__(name: str):
@@ -36,5 +59,6 @@ def __getattr__(name: str):
 
         global app
         app = create_app()
+        warm_up(app)
         return app
     raise AttributeError(name)

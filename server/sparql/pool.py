@@ -180,6 +180,14 @@ class WorkerPool:
             time.sleep(0.05)
         return False
 
+    def warm(self) -> None:
+        """Make the checkpoint of the current version now (at start, in the background) rather than on the
+        first query; the workers are already starting (the constructor starts them)."""
+        try:
+            self._current_checkpoint()
+        except Exception as exc:  # the first query tries again and answers 503 if it fails too
+            log.warning("could not make a checkpoint of the store at start: %s", exc)
+
     def pids(self) -> list[int]:
         with self._lock:
             return sorted(w.pid for w in self._all if w.pid is not None)
