@@ -37,6 +37,7 @@ MAX_BNODE_DEPTH = 4
 GENID = ".well-known/genid/"  # skolem IRIs (kb.skolem): shown and closed over like blank nodes
 DOC_PREFIXES = dict(PREFIXES) | {"hydra": HYDRA}
 HEAD_PROPS = frozenset((*LABEL_PROPS, *DESCRIPTION_PROPS, PREFIXES["rdf"] + "type"))
+_LABEL_SET = frozenset(LABEL_PROPS)
 _HEAD_IN = ", ".join(f"<{p}>" for p in HEAD_PROPS)
 
 
@@ -184,7 +185,18 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
             doc.via.append(ox.Triple(r["s"], r["p"], b))
             via_nodes.append(b)
     doc.via += _closure(store, subject, via_nodes, prefix, incoming=True)
-    doc.labels = label_triples(store, _mentioned(doc)) if labels is None else labels(_mentioned(doc))
+    # The anonymous nodes' descriptions are whole in the document: their labels are read from there (they
+    # are new in every document, so a cache would not help), the others' from the store.
+    described: dict[str, list[ox.Triple]] = {}
+    for t in (*doc.closure, *doc.via):
+        if isinstance(t.subject, ox.NamedNode) and is_anon(t.subject, prefix):
+            described.setdefault(t.subject.value, [])
+            if t.predicate.value in _LABEL_SET:
+                described[t.subject.value].append(t)
+    mentioned = _mentioned(doc)
+    ask = mentioned.difference(described)
+    doc.labels = label_triples(store, ask) if labels is None else labels(ask)
+    doc.labels += [t for iri in sorted(mentioned.intersection(described)) for t in described[iri]]
     doc.meta = metadata(imap, doc, modified, license_iri)
     return doc
 

@@ -308,7 +308,7 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
     ctx = view.context()
     svg = None
     if ctx["kind"] in _TIMELINE_KINDS:
-        events, cut = timeline.events_for(kb.store, doc.subject, ctx["kind"], langs)
+        events, cut = timeline.events_for(kb.store, doc.subject, ctx["kind"], langs, label_source(version))
         if events:
             svg = timeline.render_svg(events, lambda i: view.href(i) or "#", langs,
                                       ui_words(langs)("Timeline of the {n} events of {title}").format(

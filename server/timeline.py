@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
 
-from .labels import labels_of, local_name, pick
+from .labels import label_map, labels_of, local_name, pick
 
 MAX_EVENTS = 300
 ROW, YEAR_ROW, TOP = 46, 30, 8
@@ -61,9 +61,10 @@ def _pattern(kind: str, iri: str) -> str | None:
     return None
 
 
-def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event], bool]:
+def events_for(store, iri: str, kind: str, langs: list[str], label_source=None) -> tuple[list[Event], bool]:
     """The dated events linked to the thing, sorted by date; and whether the list was cut. A session without
-    a date of its own is drawn at the start of the event it is part of (schema:superEvent)."""
+    a date of its own is drawn at the start of the event it is part of (schema:superEvent). `label_source(iris)`
+    gives label triples (default: one query; the server passes its per-KB-version label cache)."""
     pattern = _pattern(kind, iri)
     if pattern is None:
         return [], False
@@ -82,7 +83,10 @@ def events_for(store, iri: str, kind: str, langs: list[str]) -> tuple[list[Event
     cut = len(rows) > MAX_EVENTS
     events = list(rows.items())[:MAX_EVENTS]
     need = {e for e, _ in events} | {v["type"] for _, v in events if v["type"]}
-    labels = labels_of(store, need)
+    if label_source is None:
+        labels = labels_of(store, need)
+    else:
+        labels = label_map({"x": t.subject, "p": t.predicate, "l": t.object} for t in label_source(need))
 
     def lbl(i: str) -> str:
         got = pick(labels.get(i, []), langs)
