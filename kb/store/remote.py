@@ -9,7 +9,8 @@ How the KB lives on a shared engine:
   Protocol), so the default graph is the union of the KB's graphs, exactly as on the embedded store, and an
   engine's own graphs (Virtuoso's system graphs `virtrdf#`, `ldp#`, ...; other applications' data) never
   appear in results. This costs one small extra request per query; it is what keeps several app servers in
-  agreement without any cache of their own.
+  agreement without any cache of their own. (On Virtuoso the union can instead be "all graphs but the others", by
+  its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans slow at scale.)
 - Writes are one SPARQL Update request: DROP, DELETE DATA, INSERT DATA, the registry and the version triple
   together. A bulk write (more than `CHUNK` triples) is first written in chunks into staging slots
   `{base}store/staging/0..7` (fixed names, never part of the KB's dataset), and then moved into place by ONE
@@ -52,6 +53,10 @@ from .remote_writes import RemoteWrites
 
 class RemoteStore(RemoteWrites, Store):
     generic = False  # True: never use an engine's own dialect (the tests run the SPARQL 1.1 path on Virtuoso)
+    # Virtuoso's graph-exclusion pragmas for the union (no registry request per query) are off: with the 14
+    # graphs a KB's store holds besides its own, Virtuoso 7.2.5 plans joins 10 to 40 times slower at 1M
+    # triples (docs/deploy.md); the KB's graphs as the protocol's dataset parameters keep its plans.
+    virtuoso_exclusions = False
 
     def __init__(self, iris: Iris, url: str, settings: Mapping[str, Any]):
         super().__init__(iris)
@@ -198,7 +203,7 @@ class RemoteStore(RemoteWrites, Store):
         form = _query_form_or_refuse(sparql)
         text = sparql
         if default_graph is None and named_graphs is None and not has_dataset_clause(sparql):
-            if self._virtuoso and not names_a_graph(sparql):
+            if self._virtuoso and self.virtuoso_exclusions and not names_a_graph(sparql):
                 text = self._virtuoso_union_pragmas() + sparql
             else:
                 default_graph = named_graphs = self._kb_graphs() or [self._empty]

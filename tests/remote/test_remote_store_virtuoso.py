@@ -30,11 +30,12 @@ def store(virtuoso, dialect):
 
 @pytest.fixture(params=["virtuoso-dialect", "sparql11-protocol"])
 def dialect(request, monkeypatch):
-    """Virtuoso's own way (graph exclusion pragmas) and the plain SPARQL 1.1 Protocol way (the registered
-    graphs as default-graph-uri / named-graph-uri) that other engines get."""
+    """Virtuoso's own way (graph exclusion pragmas, off by default: slow plans at scale) and the plain
+    SPARQL 1.1 Protocol way (the registered graphs as default-graph-uri / named-graph-uri), the default."""
     from kb.store.remote import RemoteStore
 
     monkeypatch.setattr(RemoteStore, "generic", request.param == "sparql11-protocol")
+    monkeypatch.setattr(RemoteStore, "virtuoso_exclusions", request.param == "virtuoso-dialect")
     return request.param
 
 
