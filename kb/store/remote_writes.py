@@ -182,8 +182,8 @@ class RemoteWrites:
 
     def register_graphs(self, graphs: Iterable[str]) -> str:
         """Make graphs loaded into the engine by other means (e.g. Virtuoso's bulk loader) part of the KB;
-        bumps the version. Other app servers on Virtuoso see them after a restart (their list of excluded
-        graphs is made once)."""
+        bumps the version. Every app server sees them at its next query (with `virtuoso_exclusions` on, other
+        app servers only after a restart: their list of excluded graphs is made once)."""
         graphs = sorted(set(graphs))
         for g in graphs:
             ox.NamedNode(g)  # ValueError for a bad IRI
