@@ -71,15 +71,16 @@ class OxigraphStore(Store):
 
     def count(self, graph: str | None = None) -> int:
         """Triples in one graph, or in all named graphs. The whole-store count is a full scan (seconds at
-        millions of triples: RocksDB keeps no exact count), so it is counted natively (the quads minus those of
-        the default graph, which the KB leaves empty) and kept until the next write."""
+        millions of triples: RocksDB keeps no exact count), so it is kept until the next write. It is a SPARQL
+        COUNT, not `len(store)`: that one is faster alone but holds the GIL for the whole scan (every request
+        thread of the server would wait), while query evaluation releases it."""
         if graph is not None:
             return super().count(graph)
         generation = self._generation
         cached = self._count_cache
         if cached is not None and cached[0] == generation:
             return cached[1]
-        n = len(self._store) - sum(1 for _ in self._store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
+        n = super().count()
         if generation == self._generation:
             self._count_cache = (generation, n)
         return n
