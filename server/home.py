@@ -144,7 +144,7 @@ class TripleCount:
         try:
             version = self.store.version()
             self._known = (version, self.store.count())
-        except StoreError as exc:  # the health check reports the store's state itself
+        except Exception as exc:  # a background thread: log; the health check reports the store's state itself
             logging.getLogger("thb-kb").warning("counting the triples failed: %s", exc)
 
 
