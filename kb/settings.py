@@ -67,6 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("validation_timeout", 120.0, "Maximum seconds the SHACL validation of one import may take (it runs in a worker process that is killed then; 0: no limit, validation runs in-process).", float),
     Setting("write_lock_timeout", 30.0, "Seconds an import waits for the single writer slot before giving up (HTTP 409).", float),
     Setting("rate_limit", 120, "SPARQL requests per minute per client address (0 disables; 429 with Retry-After beyond).", int),
+    Setting("cache_mb", 96, "Memory for cached responses, in MiB: two thirds for entity documents, one third for SPARQL answers (0 disables both caches).", int),
     Setting("page_size", 100, "Triples/items per page in entity documents and class indexes.", int),
     Setting("cache_control", "public, max-age=300", "Cache-Control header of documents and dumps."),
     Setting("trust_proxy", 0, "Number of proxies whose X-Forwarded-* headers are honoured (0: none).", int),

@@ -84,8 +84,8 @@ def ext_state() -> dict:
     state = current_app.extensions.get("kb.ld")
     if state is None:
         state = current_app.extensions.setdefault(
-            "kb.ld", {"cache": LRU(), "vocab": Vocabulary(), "imap": IriMap(kb.iris.base),
-                      "label_cache": LabelCache()})
+            "kb.ld", {"cache": LRU(max_bytes=kb.settings["cache_mb"] * 2 * 1024 * 1024 // 3),  # KB_CACHE_MB
+                      "vocab": Vocabulary(), "imap": IriMap(kb.iris.base), "label_cache": LabelCache()})
     return state
 
 

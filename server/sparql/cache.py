@@ -69,8 +69,8 @@ class LRU:
 class ResponseCache:
     """Responses (execution.Outcome) and the kind of each query (to negotiate before running it)."""
 
-    def __init__(self):
-        self.responses = LRU(sizeof=lambda outcome: len(outcome.body) + 512)
+    def __init__(self, max_bytes: int = MAX_BYTES):
+        self.responses = LRU(max_bytes=max_bytes, sizeof=lambda outcome: len(outcome.body) + 512)
         self.kinds = LRU(max_entries=4096)
 
     def key(self, query: str, job, fmt: str, version: str) -> tuple:

@@ -50,7 +50,7 @@ class Endpoint:
         self.kb = kb
         self.settings = kb.settings
         self.store = kb.store
-        self.cache = ResponseCache()
+        self.cache = ResponseCache(max_bytes=self.settings["cache_mb"] * 1024 * 1024 // 3)
         self.limiter = RateLimiter(self.settings["rate_limit"])
         self._pool = None
         self._pool_lock = threading.Lock()
