@@ -68,7 +68,7 @@ def build(store: Store, *, progress: Callable[[str], None] = lambda msg: None, v
     for src in srcs:
         triples: list[ox.Triple] = []
         for f in src.files:
-            inputs.append(Source.from_file(f))
+            inputs.append(Source.from_file(f, name=_public_name(f)))
             triples.extend(q.triple for q in rdfio.read_file(f))
         plan[src.graph] = triples
     progress(f"read {sum(map(len, plan.values()))} triples from {len(plan)} sources")
@@ -84,3 +84,13 @@ def build(store: Store, *, progress: Callable[[str], None] = lambda msg: None, v
         raise
     progress(f"stored {result.triples} triples in {len(plan)} graphs (+{result.added} -{result.removed})")
     return None
+
+
+def _public_name(path) -> str:
+    """The curated file's name as the repository spells it (kb/data/agencies.ttl), not a local path."""
+    for folder, label in ((paths.DATA_DIR, "kb/data"), (paths.ONTOLOGY_DIR, "ontology"), (paths.SHAPES_DIR, "shapes")):
+        try:
+            return f"{label}/{path.relative_to(folder).as_posix()}"
+        except ValueError:
+            continue
+    return path.name

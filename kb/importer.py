@@ -97,7 +97,10 @@ class Source:
     fmt: rdfio.RdfFormatInfo
 
     @classmethod
-    def from_file(cls, path, fmt: str | None = None, *, max_bytes: int | None = None) -> "Source":
+    def from_file(cls, path, fmt: str | None = None, *, max_bytes: int | None = None,
+                  name: str | None = None) -> "Source":
+        """`name` is what the public provenance record shows (default: the file's name, never its full
+        local path)."""
         from pathlib import Path
 
         p = Path(path)
@@ -110,7 +113,7 @@ class Source:
             if max_bytes is not None and size > max_bytes:
                 raise TooLarge(f"{p} is {size} bytes, over the import limit of {max_bytes} bytes (KB_MAX_IMPORT)",
                                source=str(p))
-            return cls(str(p), p.read_bytes(), info)
+            return cls(name or p.name, p.read_bytes(), info)
         except OSError as exc:
             raise ImportFailed(f"cannot read {p}: {exc.strerror or exc}", source=str(p)) from None
 

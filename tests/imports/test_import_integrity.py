@@ -387,3 +387,10 @@ def test_kb_load_goes_through_the_import_pipeline_with_a_record():
     assert row["added"] == store.count() - store.count(store.iris.meta_graph)
     assert set(row["graphs"]) == set(store.graphs()) - {store.iris.meta_graph}
     assert len(row["sources"]) >= 3 and all("sha256:" in s for s in row["sources"])
+    # the public record names the files as the repository does, never by a local path
+    from pathlib import Path
+
+    checkout = str(Path(curated.__file__).resolve().parent.parent)
+    dump = "\n".join(str(q) for q in store.quads())
+    assert checkout not in dump
+    assert any("kb/data/agencies.ttl" in s for s in row["sources"]), row["sources"]
