@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import threading
-from collections import OrderedDict
 from typing import Callable
 
 import pyoxigraph as ox
@@ -23,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from . import documents, negotiation
 from .iris import MAX_PATH, IriMap
 from .labels import LabelCache, Vocabulary
+from .lru import LRU  # noqa: F401 - re-exported for the modules that type their caches
 from .negotiation import DocFormat
 
 log = logging.getLogger("thb-kb")
@@ -36,42 +35,11 @@ COMPRESSIBLE = ("text/", "application/ld+json", "application/rdf+xml", "applicat
 
 
 # -- shared state ------------------------------------------------------------------------------------
-class LRU:
-    """Least recently used entries, bounded by count and by the bytes of the bodies they hold."""
-
-    def __init__(self, size: int = 50_000, max_bytes: int = 128 * 1024 * 1024):
-        self.size, self.max_bytes, self.bytes = size, max_bytes, 0
-        self.data: OrderedDict = OrderedDict()
-        self.lock = threading.Lock()
-
-    @staticmethod
-    def _weight(value) -> int:
-        if isinstance(value, tuple):
-            return 200 + sum(len(v) for v in value if isinstance(v, (bytes, str)))
-        return 200
-
-    def get(self, key):
-        with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key, value):
-        with self.lock:
-            old = self.data.pop(key, None)
-            if old is not None:
-                self.bytes -= self._weight(old)
-            self.data[key] = value
-            self.bytes += self._weight(value)
-            while self.data and (len(self.data) > self.size or self.bytes > self.max_bytes):
-                _, dropped = self.data.popitem(last=False)
-                self.bytes -= self._weight(dropped)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-            self.bytes = 0
+def document_weight(value) -> int:
+    """Bytes a cached document entry holds (its bodies), plus a fixed overhead."""
+    if isinstance(value, tuple):
+        return 200 + sum(len(v) for v in value if isinstance(v, (bytes, str)))
+    return 200
 
 
 def kbx():
@@ -84,7 +52,8 @@ def ext_state() -> dict:
     state = current_app.extensions.get("kb.ld")
     if state is None:
         state = current_app.extensions.setdefault(
-            "kb.ld", {"cache": LRU(max_bytes=kb.settings["cache_mb"] * 2 * 1024 * 1024 // 3),  # KB_CACHE_MB
+            "kb.ld", {"cache": LRU(max_entries=50_000, max_bytes=kb.settings["cache_mb"] * 2 * 1024 * 1024 // 3,
+                                 sizeof=document_weight),  # KB_CACHE_MB
                       "vocab": Vocabulary(), "imap": IriMap(kb.iris.base), "label_cache": LabelCache()})
     return state
 

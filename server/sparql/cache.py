@@ -9,61 +9,15 @@ MAX_ENTRY_BYTES.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import Any, Hashable
-
+from ..lru import LRU
 from .streaming import BUFFER_BYTES
 
-MAX_ENTRIES = 1024
 MAX_BYTES = 64 * 1024 * 1024
 MAX_ENTRY_BYTES = BUFFER_BYTES  # bigger answers are streamed, never kept
 
 
 def normalise(query: str) -> str:
     return query.replace("\r\n", "\n").strip()
-
-
-class LRU:
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, sizeof=lambda v: 1):
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._bytes = 0
-        self.max_entries, self.max_bytes, self._sizeof = max_entries, max_bytes, sizeof
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            try:
-                value = self._data.pop(key)
-            except KeyError:
-                self.misses += 1
-                return None
-            self._data[key] = value
-            self.hits += 1
-            return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        size = self._sizeof(value)
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._data.pop(key, None)
-            if old is not None:
-                self._bytes -= self._sizeof(old)
-            self._data[key] = value
-            self._bytes += size
-            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
-                _, dropped = self._data.popitem(last=False)
-                self._bytes -= self._sizeof(dropped)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class ResponseCache:

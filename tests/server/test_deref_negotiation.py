@@ -186,15 +186,16 @@ def test_parent_document_links_back(c):
 
 
 def test_document_cache_is_bounded_by_bytes():
-    from server.http_common import LRU
+    from server.http_common import document_weight
+    from server.lru import LRU
 
-    lru = LRU(size=100, max_bytes=10_000)
+    lru = LRU(max_entries=100, max_bytes=10_000, sizeof=document_weight)
     for i in range(50):
         lru.put(i, (b"x" * 1000, None))
     assert lru.bytes <= 10_000 and len(lru.data) < 10
     assert lru.get(49) is not None and lru.get(0) is None
     lru.put(49, (b"y" * 10, None))
-    assert lru.bytes == sum(LRU._weight(v) for v in lru.data.values())
+    assert lru.bytes == sum(document_weight(v) for v in lru.data.values())
 
 
 def test_signposting_links(c):
