@@ -305,6 +305,7 @@ class Importer:
                       validate) -> Result:
         change = Change()
         existed = []
+        diffs: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # replace: target -> (removed, added)
         for target, triples in graphs.items():
             new = set(triples)
             if mode == "merge":
@@ -318,9 +319,13 @@ class Importer:
                     existed.append(target)
             if mode == "replace":
                 change.replaced.add(target)
-                change.removed += [t for t in old if t not in new]
-                change.added += [t for t in new if t not in old]
+                removed = [t for t in old if t not in new]
+                added = [t for t in new if t not in old]
+                change.removed += removed
+                change.added += added
                 change.new[target] = list(new)
+                if not _has_blank(old) and not _has_blank(new):
+                    diffs[target] = (removed, added)
             else:
                 added = [t for t in new if t not in old]
                 change.added += added
@@ -354,11 +359,17 @@ class Importer:
             mode=result.mode, graphs=result.graphs, added=result.added, removed=result.removed,
             outcome=_outcome(report), sources=[_source_info(s) for s in sources])
         insert: list[ox.Quad] = []
+        delete: list[ox.Quad] = []
         if mode == "replace":
-            drops = list(graphs) + list(drop)
+            # a graph without blank nodes is replaced by its difference (an unchanged re-import writes nothing
+            # but its record; a new graph is a pure insert, which the embedded store bulk-loads); graphs with
+            # blank nodes (ontology, shapes) are dropped and written again whole
+            drops = [g for g in graphs if g not in diffs] + list(drop)
             for target, triples in graphs.items():
                 g = ox.NamedNode(target)
-                insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
+                removed, added = diffs.get(target, ((), triples))
+                insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in added]
+                delete += [ox.Quad(t.subject, t.predicate, t.object, g) for t in removed]
         else:
             drops = list(drop)
             for target in graphs:
@@ -367,7 +378,7 @@ class Importer:
         insert += record.quads(self.iris)
         step(say, 0, 1, "write", f"writing {len(insert)} quad(s) in one transaction")
         try:
-            result.version = self.store.apply(drop=drops, insert=insert, progress=say)
+            result.version = self.store.apply(drop=drops, insert=insert, delete=delete, progress=say)
         except StoreError as exc:
             raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
         result.record = record.iri(self.iris)
@@ -394,6 +405,10 @@ class Importer:
         if graph in self.reserved():
             raise ReservedGraph(f"{graph} is reserved (metadata, ontology, shapes) and cannot be dropped")
         return self.write({}, mode="replace", drop=[graph], agent=agent)
+
+
+def _has_blank(triples) -> bool:
+    return any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode) for t in triples)
 
 
 def _user() -> str:
