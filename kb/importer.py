@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import pyoxigraph as ox
 
-from . import batchcheck, provenance, rdfio, skolem
+from . import batchcheck, history, provenance, rdfio, skolem
 from .batchcheck import Change, ValidationTimeout
 from .progress import step
 from .store import Store, StoreError
@@ -330,9 +330,11 @@ class Importer:
                 added = [t for t in new if t not in old]
                 change.added += added
                 change.new[target] = added
+        dropped: dict[str, list[ox.Triple]] = {}
         for target in drop:
             change.replaced.add(target)
-            change.removed += list(self.store.triples(target))
+            dropped[target] = list(self.store.triples(target))
+            change.removed += dropped[target]
         report = None
         if validate:
             say(f"validating {len(change.added)} new and {len(change.removed)} removed triple(s) "
@@ -376,14 +378,42 @@ class Importer:
                 g = ox.NamedNode(target)
                 insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
         insert += record.quads(self.iris)
+        records = self._history(record.import_id, mode, graphs, diffs, change, existed, dropped)
         step(say, 0, 1, "write", f"writing {len(insert)} quad(s) in one transaction")
         try:
-            result.version = self.store.apply(drop=drops, insert=insert, delete=delete, progress=say)
+            result.version = self.store.apply(drop=drops, insert=insert, delete=delete, progress=say,
+                                              history=records)
         except StoreError as exc:
             raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
         result.record = record.iri(self.iris)
         step(say, 1, 1, "write", f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
         return result
+
+    def _history(self, import_id, mode, graphs, diffs, change, existed, dropped) -> list[ox.Triple]:
+        """kb.history records of this write: what it added to and removed from graphs that held triples
+        before, and which graphs it created (graphs with blank nodes, written whole, keep no history)."""
+        added: dict[str, list[ox.Triple]] = {}
+        removed: dict[str, list[ox.Triple]] = {}
+        created: list[str] = []
+        for target in graphs:
+            if mode == "replace":
+                if target not in diffs:
+                    continue
+                gone, new = diffs[target]
+            else:
+                gone, new = [], change.new[target]
+            if target not in existed:
+                if new:
+                    created.append(target)
+                continue
+            if new:
+                added[target] = new
+            if gone:
+                removed[target] = gone
+        for target, triples in dropped.items():
+            if triples and not _has_blank(triples):
+                removed[target] = triples
+        return history.records(self.iris.base, import_id, added=added, removed=removed, created=created)
 
     def _present(self, graph: str, triples: set[ox.Triple]) -> set[ox.Triple]:
         """The triples of `triples` that `graph` holds already (SPARQL VALUES look-ups, 500 at a time)."""

@@ -48,6 +48,7 @@ class OxigraphStore(Store):
         self._version_cache: tuple[str, object] | None = None
         self._generation = 0
         self._count_cache: tuple[int, int] | None = None  # (generation, triples in the named graphs)
+        self._read_only = read_only
         try:
             if self.path is None:
                 self._store = ox.Store()
@@ -114,10 +115,12 @@ class OxigraphStore(Store):
                 yield q
 
     def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
-              progress=None) -> str:
-        drop, delete, insert = list(drop), list(delete), list(insert)
+              progress=None, history: Iterable[ox.Triple] = ()) -> str:
+        drop, delete, insert, history = list(drop), list(delete), list(insert), list(history)
         with self._write_lock:
             self._finish_pending()
+            if history:
+                self._record_history(history)
             if len(insert) >= BULK_QUADS and not delete and not any(self.has_graph(g) for g in drop):
                 return self._bulk_apply(drop, insert, progress)
             parts = [f"DROP SILENT GRAPH <{g}>" for g in drop]
@@ -129,6 +132,52 @@ class OxigraphStore(Store):
             parts.append(version_text)
             self._write(" ;\n".join(parts))
         return new_version
+
+    # -- history (kb.history) ------------------------------------------------------------------------
+    # The records live in a store of their own (`<store>.history/` next to the store folder; in memory for
+    # an in-memory store): every named graph of this store is part of the KB's union, and pyoxigraph's union
+    # includes its default graph too. They are written before the data, in their own atomic write; records
+    # of a write that then failed or never committed name an import without a provenance record, which
+    # kb.history ignores.
+    def _history_store(self, create: bool = True) -> ox.Store | None:
+        store = self.__dict__.get("_hist")
+        if store is None:
+            if self.path is None:
+                store = ox.Store()
+            else:
+                folder = self.path.with_name(self.path.name + ".history")
+                if self._read_only:
+                    if not folder.exists():
+                        return None
+                    store = ox.Store.read_only(str(folder))
+                elif create or folder.exists():
+                    store = ox.Store(str(folder))
+                else:
+                    return None
+            self._hist = store
+        return store
+
+    def _record_history(self, records: list[ox.Triple]) -> None:
+        store = self._history_store()
+        quads = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in records]
+        try:
+            if len(quads) >= BULK_QUADS:
+                store.bulk_load(ox.serialize(quads, format=ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
+            else:
+                store.extend(quads)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"write failed, nothing was changed (history records): {exc}") from exc
+
+    def history_records(self, nodes: Iterable[str]) -> list[ox.Triple]:
+        store = self._history_store(create=False)
+        out: list[ox.Triple] = []
+        if store is None:
+            return out
+        for iri in dict.fromkeys(nodes):
+            node = ox.NamedNode(iri)
+            out += [q.triple for q in store.quads_for_pattern(node, None, None, None)]
+            out += [q.triple for q in store.quads_for_pattern(None, None, node, None) if q.subject != node]
+        return out
 
     def _write(self, update: str) -> None:
         try:
@@ -214,6 +263,13 @@ class OxigraphStore(Store):
 
     def close(self) -> None:
         """Flush and release the store (and its RocksDB lock); closing twice is harmless."""
+        hist = self.__dict__.pop("_hist", None)
+        if hist is not None:
+            try:
+                hist.flush()
+            except OSError:
+                pass
+            del hist
         store = self.__dict__.pop("_store", None)
         if store is None:
             return

@@ -48,6 +48,7 @@ from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of 
     CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
     _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection,
     has_dataset_clause, names_a_graph, query_form)
+from ..history import history_graph
 from .remote_writes import RemoteWrites
 
 
@@ -68,6 +69,7 @@ class RemoteStore(RemoteWrites, Store):
         self.registry = f"{iris.base}store/graphs"
         self.staging_base = f"{iris.base}store/staging/"
         self.leases = f"{iris.base}store/staging-leases"
+        self.history_graph = history_graph(iris.base)  # kb.history: never registered, never in the union
         self._empty = f"{iris.base}store/empty"  # a graph that never holds anything
         self._session = _new_session()
         # gunicorn forks its workers after the app (and this store) was made: a child must not share the
@@ -194,7 +196,7 @@ class RemoteStore(RemoteWrites, Store):
         if self._pragmas is None:
             typed = {r["g"].value for r in self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s a ?t } }", None)}
             others = ((typed | VIRTUOSO_SYSTEM_GRAPHS) - set(self._kb_graphs())) | {
-                *self.slots, self.registry, self.leases}
+                *self.slots, self.registry, self.leases, self.history_graph}
             self._pragmas = "".join(f"DEFINE input:default-graph-exclude <{g}> DEFINE input:named-graph-exclude "
                                     f"<{g}> " for g in sorted(others))
         return self._pragmas
@@ -280,6 +282,17 @@ class RemoteStore(RemoteWrites, Store):
             ox.serialize(dict.fromkeys(q.triple for q in self.quads()), out, fmt)  # the union: each triple once
         else:
             super().dump(out, fmt, graph)
+
+    def history_records(self, nodes) -> list[ox.Triple]:
+        nodes = list(dict.fromkeys(nodes))
+        out: list[ox.Triple] = []
+        for i in range(0, len(nodes), 200):
+            values = " ".join(f"<{n}>" for n in nodes[i:i + 200])
+            q = (f"SELECT ?s ?p ?o WHERE {{ {{ VALUES ?s {{ {values} }} ?s ?p ?o }} UNION "
+                 f"{{ VALUES ?o {{ {values} }} ?s ?p ?o FILTER (!isIRI(?s) || ?s != ?o) }} }}")
+            for row in self._paged(q, ([self.history_graph], [])):
+                out.append(ox.Triple(row["s"], row["p"], row["o"]))
+        return out
 
     def _version_and_modified(self):
         import datetime as dt
