@@ -306,6 +306,7 @@ class Importer:
         change = Change()
         existed = []
         diffs: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # replace: target -> (removed, added)
+        whole: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # the same, of graphs with blank nodes
         for target, triples in graphs.items():
             new = set(triples)
             if mode == "merge":
@@ -326,6 +327,9 @@ class Importer:
                 change.new[target] = list(new)
                 if not _has_blank(old) and not _has_blank(new):
                     diffs[target] = (removed, added)
+                else:  # written whole; its history keeps the statements without blank nodes
+                    whole[target] = ([t for t in removed if not _has_blank((t,))],
+                                     [t for t in added if not _has_blank((t,))])
             else:
                 added = [t for t in new if t not in old]
                 change.added += added
@@ -378,7 +382,8 @@ class Importer:
                 g = ox.NamedNode(target)
                 insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
         insert += record.quads(self.iris)
-        records = self._history(record.import_id, mode, graphs, diffs, change, existed, dropped)
+        records = self._history(record.import_id, mode, graphs, {**diffs, **whole}, change, existed, dropped,
+                                [q.triple for q in record.quads(self.iris)])
         step(say, 0, 1, "write", f"writing {len(insert)} quad(s) in one transaction")
         try:
             result.version = self.store.apply(drop=drops, insert=insert, delete=delete, progress=say,
@@ -389,12 +394,19 @@ class Importer:
         step(say, 1, 1, "write", f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
         return result
 
-    def _history(self, import_id, mode, graphs, diffs, change, existed, dropped) -> list[ox.Triple]:
+    def _history(self, import_id, mode, graphs, diffs, change, existed, dropped, provenance_triples) -> list[ox.Triple]:
         """kb.history records of this write: what it added to and removed from graphs that held triples
-        before, and which graphs it created (graphs with blank nodes, written whole, keep no history)."""
+        before, and which graphs it created (of graphs with blank nodes, written whole, the statements
+        without blank nodes); its own provenance record counts as added to the metadata graph (so an import
+        record has a version)."""
         added: dict[str, list[ox.Triple]] = {}
         removed: dict[str, list[ox.Triple]] = {}
         created: list[str] = []
+        meta = self.iris.meta_graph
+        if self.store.has_graph(meta):
+            added[meta] = provenance_triples
+        else:
+            created.append(meta)
         for target in graphs:
             if mode == "replace":
                 if target not in diffs:
@@ -411,8 +423,9 @@ class Importer:
             if gone:
                 removed[target] = gone
         for target, triples in dropped.items():
-            if triples and not _has_blank(triples):
-                removed[target] = triples
+            kept = [t for t in triples if not _has_blank((t,))]
+            if kept:
+                removed[target] = kept
         return history.records(self.iris.base, import_id, added=added, removed=removed, created=created)
 
     def _present(self, graph: str, triples: set[ox.Triple]) -> set[ox.Triple]:

@@ -27,6 +27,7 @@ BLUEPRINTS = (
     "server.metrics",
     "server.sparql.protocol",
     "server.resources",
+    "server.memento",
     "server.pages",
     "server.vocab",
     "server.graphs",
