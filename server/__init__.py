@@ -31,6 +31,7 @@ BLUEPRINTS = (
     "server.vocab",
     "server.graphs",
     "server.changes",
+    "server.contexts",
 )
 
 
