@@ -217,3 +217,15 @@ def test_the_curated_kb_in_json_ld_with_the_context_gives_the_same_triples(ctx, 
     named = {iri for iri, _, _ in terms(ctx).values()}
     assert not in_full & named, f"values the context's coercion cannot write: {sorted(in_full & named)}"
     assert with_terms >= 0.95 * len(triples), (with_terms, len(triples), sorted(in_full))
+
+
+def test_the_json_ld_example_of_contributing_data_is_its_turtle_agency():
+    import re
+
+    text = (paths.PACKAGE.parent / "docs" / "contributing-data.md").read_text(encoding="utf-8")
+    (example,) = [b for b in re.findall(r"```json\n(.*?)```", text, re.S) if CONTEXT_IRI in b]
+    (agency,) = [b for b in re.findall(r"```turtle\n(.*?)```", text, re.S) if "a thb:Agency" in b]
+    got = rdfio.parse_quads(example.encode(), rdfio.format_for("jsonld"), source="contributing-data.md")
+    want = rdfio.parse_quads(agency.encode(), rdfio.format_for("turtle"))
+    assert len(got) == len(want) > 10
+    assert isomorphic(rdfio.triples_to_graph(got), rdfio.triples_to_graph(want))
