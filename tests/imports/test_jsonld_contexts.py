@@ -10,7 +10,7 @@ import json
 import time
 
 import pytest
-from import_helpers import Listener, listener  # noqa: F401 - fixture
+from import_helpers import listener  # noqa: F401 - fixture
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
