@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import pyoxigraph as ox
 
-from . import batchcheck, history, provenance, rdfio, skolem
+from . import batchcheck, history, jsonld_contexts, provenance, rdfio, skolem
 from .batchcheck import Change, ValidationTimeout
 from .progress import step
 from .store import Store, StoreError
@@ -164,12 +164,14 @@ class _Held:
 
 # --- the pipeline ------------------------------------------------------------------------------------
 
-def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = None) -> list[ox.Triple]:
-    """Size check and safe parse; graph names in quad formats are ignored (the target graph decides)."""
+def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = None,
+                 contexts: "jsonld_contexts.Library | None" = None) -> list[ox.Triple]:
+    """Size check and safe parse; graph names in quad formats are ignored (the target graph decides).
+    `contexts`: the JSON-LD contexts the source may name by IRI (default: thb-kb's own)."""
     if max_bytes is not None and len(src.data) > max_bytes:
         raise TooLarge(f"{src.name}: {len(src.data)} bytes is over the limit of {max_bytes} bytes", source=src.name)
     try:
-        quads = rdfio.parse_quads(src.data, src.fmt, base_iri=base_iri, source=src.name)
+        quads = rdfio.parse_quads(src.data, src.fmt, base_iri=base_iri, source=src.name, contexts=contexts)
     except rdfio.ParseError as exc:
         raise ParseFailed(str(exc), source=src.name, line=exc.line, column=exc.column) from None
     except RecursionError:
@@ -262,7 +264,8 @@ class Importer:
         for i, src in enumerate(sources):
             target = graph or self.default_graph_for(src.name)
             step(say, i, len(sources), "parse", f"parsing {src.name} ({len(src.data)} bytes, {src.fmt.name})")
-            triples = parse_source(src, max_bytes=max_bytes, base_iri=base_iri)
+            triples = parse_source(src, max_bytes=max_bytes, base_iri=base_iri,
+                                   contexts=jsonld_contexts.from_settings(self.settings))
             step(say, i + 1, len(sources), "parse", f"parsed {len(triples)} triples from {src.name}")
             plan.setdefault(target, []).extend(triples)
         for target in plan:

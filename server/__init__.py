@@ -32,6 +32,7 @@ BLUEPRINTS = (
     "server.vocab",
     "server.graphs",
     "server.changes",
+    "server.contexts",
 )
 
 
