@@ -45,6 +45,17 @@ class ResultCut(StoreError):
         self.limit = limit
 
 
+def code_text(sparql: str) -> str | None:
+    """The query as SPARQL's tokens see it: strings and comments blanked, every IRI written `<>` (so that a
+    keyword or a word inside a literal, an IRI or a comment is not taken for code). None when that cannot be
+    told for sure: an unterminated string (a quote is left over) or \\u escapes (decoded before parsing by
+    some engines, so their quotes and brackets could move)."""
+    if "\\u" in sparql or "\\U" in sparql:
+        return None
+    text = _STRIP.sub(lambda m: "<>" if m.group(0)[0] == "<" else " ", sparql)
+    return None if ('"' in text or "'" in text) else text
+
+
 def has_dataset_clause(sparql: str) -> bool:
     """True when the query names its own dataset (FROM / FROM NAMED) outside strings, IRIs and comments."""
     return bool(_DATASET_CLAUSE.search(_STRIP.sub(" ", sparql)))
