@@ -30,12 +30,14 @@ callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as fro
 Modules: this one (connection, reads), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
 """
 
+import datetime as dt
 import os
 import threading
 import time
+import urllib.parse
 import uuid
 import weakref
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import pyoxigraph as ox
 import requests
@@ -43,12 +45,21 @@ from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 from SPARQLWrapper import JSON, POST, POSTDIRECTLY, SPARQLWrapper, N3
 
 from ..namespaces import Iris
+from . import remote_http
 from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
     CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
     _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection,
     has_dataset_clause, names_a_graph, query_form)
 from .remote_writes import RemoteWrites
+
+
+class Snapshot(NamedTuple):
+    """What one request reads of the KB's state: its version, last modification and graphs."""
+
+    version: str
+    modified: dt.datetime
+    graphs: list[str]
 
 
 class RemoteStore(RemoteWrites, Store):
@@ -70,10 +81,13 @@ class RemoteStore(RemoteWrites, Store):
         self.leases = f"{iris.base}store/staging-leases"
         self._empty = f"{iris.base}store/empty"  # a graph that never holds anything
         self._session = _new_session()
+        parts = urllib.parse.urlsplit(url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._pool = remote_http.Pool(url) if remote_http.Pool.usable_for(url) else None
         # gunicorn forks its workers after the app (and this store) was made: a child must not share the
-        # parent's pooled connections, so each process gets its own session.
+        # parent's pooled connections, so each process gets its own.
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lambda s: s and setattr(s, "_session", _new_session()))(ref()))
+        os.register_at_fork(after_in_child=lambda: (lambda s: s and s._new_connections())(ref()))
         user, password = settings.get("sparql_user"), settings.get("sparql_password")
         self._credentials = (user, password or "") if user else None
         self._auth = HTTPDigestAuth(*self._credentials) if self._credentials else None
@@ -97,9 +111,9 @@ class RemoteStore(RemoteWrites, Store):
         sw.queryType = "INSERT" if update else form
         return sw
 
-    def _send(self, sw: SPARQLWrapper, accept: str | None, timeout: float | None,
-              params: list[tuple[str, str]] = ()) -> requests.Response:
-        """Send the request SPARQLWrapper built, through the pooled session, with a hard deadline."""
+    def _request(self, sw: SPARQLWrapper, accept: str | None,
+                 params: list[tuple[str, str]] = ()) -> tuple[str, bytes, dict[str, str]]:
+        """URL, body and headers of the request SPARQLWrapper describes, with the protocol's extra parameters."""
         req = sw._createRequest()  # a urllib Request: URL, body, headers (SPARQLWrapper 2.x)
         headers = dict(req.header_items())
         if accept:
@@ -107,16 +121,42 @@ class RemoteStore(RemoteWrites, Store):
         url = req.full_url
         body = req.data
         if params:
-            extra = requests.models.RequestEncodingMixin._encode_params(list(params))
+            extra = urllib.parse.urlencode(list(params))
             if headers.get("Content-type", "").startswith("application/x-www-form-urlencoded"):
-                body = (body.decode("ascii") + "&" + extra).encode("ascii")
+                body = body + b"&" + extra.encode("ascii")
             else:
                 url += ("&" if "?" in url else "?") + extra
+        return url, body, headers
+
+    def _limits(self, timeout: float | None) -> tuple[float, float]:
         # The store is told the query's own time limit (Virtuoso: `timeout`); we wait a little longer for
         # its answer, so that a query stopped by the store is told apart from a store that does not answer.
         limit = self.timeout if timeout is None else min(self.timeout, timeout + GRACE)
-        deadline = time.monotonic() + limit
-        where = req.full_url.split("?")[0]
+        return limit, time.monotonic() + limit
+
+    def _send(self, sw: SPARQLWrapper, accept: str | None, timeout: float | None,
+              params: list[tuple[str, str]] = ()):
+        """Send the request SPARQLWrapper built, with a hard deadline; the checked answer (status, headers,
+        content). Queries go through the connection pool (`remote_http`), the rest through `requests`."""
+        url, body, headers = self._request(sw, accept, params)
+        where = url.split("?")[0]
+        limit, deadline = self._limits(timeout)
+        if self._pool is not None and where == self.url and not sw.isSparqlUpdateRequest():
+            try:
+                resp = self._pool.start(url[len(self._origin):] or "/", body, headers, min(limit, 5.0),
+                                        limit).reply(deadline)
+            except remote_http.Timeout:
+                raise self._too_slow(where, limit, timeout) from None
+            except remote_http.Unreachable as exc:
+                raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({exc})") from None
+            if resp.status_code != 401 or not self._credentials:
+                return self._checked(resp, where, timeout, limit)
+            self._pool = None  # the store asks for authentication: requests (digest, basic) from now on
+        return self._checked(self._post(url, body, headers, where, limit, deadline, timeout), where, timeout, limit)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str], where: str, limit: float, deadline: float,
+              timeout: float | None) -> requests.Response:
+        """POST through the pooled `requests` session (authentication, proxies), read with a deadline."""
         try:
             resp = self._session.post(url, data=body, headers=headers, auth=self._auth,
                                       timeout=(min(limit, 5.0), limit), stream=True)
@@ -140,6 +180,10 @@ class RemoteStore(RemoteWrites, Store):
             raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({reason})") from None
         except requests.exceptions.RequestException as exc:
             raise StoreUnavailable(f"the SPARQL store at {where} failed: {type(exc).__name__}") from None
+        return resp
+
+    def _checked(self, resp, where: str, timeout: float | None, limit: float):
+        """The answer, or the error it means (HTTP errors, Virtuoso's cut and partial answers)."""
         if not self._virtuoso and not self.generic and resp.headers.get("Server", "").startswith("Virtuoso"):
             self._virtuoso = True
         if resp.status_code >= 400:
@@ -180,9 +224,26 @@ class RemoteStore(RemoteWrites, Store):
         return _parse_results(resp, self.url)
 
     # -- reads -----------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The KB version, its last modification and the KB's graphs (the registry), in ONE request: a write
+        changes them in one update request, so they are read together too (the SPARQL endpoint reads them
+        once per query: the version for its answer cache, the graphs for the query's dataset)."""
+        meta = self.iris.meta_graph
+        q = (f"SELECT ?v ?m ?g WHERE {{ {{ GRAPH <{meta}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
+             f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} }}")
+        versions, graphs = [], []
+        for row in self._select(q, ([self._empty], [meta, self.registry])):
+            if row["g"] is not None:
+                graphs.append(row["g"].value)
+            elif row["v"] is not None and row["m"] is not None:
+                versions.append((row["v"].value, row["m"].value))
+        if not versions:
+            return Snapshot("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
+        version, modified = min(versions)  # one, unless two writers raced: then the same one for every reader
+        return Snapshot(version, _datetime(modified), sorted(graphs))
+
     def _kb_graphs(self) -> list[str]:
-        q = f"SELECT ?g WHERE {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }}"
-        return [r["g"].value for r in self._select(q, ([self.registry], []))]
+        return self.snapshot().graphs
 
     def _virtuoso_union_pragmas(self) -> str:
         """Virtuoso: the union of the KB's graphs as "all graphs except the others". Virtuoso plans queries
@@ -199,19 +260,21 @@ class RemoteStore(RemoteWrites, Store):
                                     f"<{g}> " for g in sorted(others))
         return self._pragmas
 
-    def query(self, sparql, *, default_graph=None, named_graphs=None, timeout=None):
+    def query(self, sparql, *, default_graph=None, named_graphs=None, timeout=None, kb_graphs=None):
+        """`kb_graphs`: the KB's graphs as the caller read them (`snapshot()`) for this query; else they are
+        read from the registry when the query needs them (no dataset of its own)."""
         form = _query_form_or_refuse(sparql)
         text = sparql
         if default_graph is None and named_graphs is None and not has_dataset_clause(sparql):
             if self._virtuoso and self.virtuoso_exclusions and not names_a_graph(sparql):
                 text = self._virtuoso_union_pragmas() + sparql
             else:
-                default_graph = named_graphs = self._kb_graphs() or [self._empty]
+                default_graph = named_graphs = (self._kb_graphs() if kb_graphs is None else kb_graphs) or [self._empty]
         elif default_graph is None or named_graphs is None:
             if has_dataset_clause(sparql):
                 default_graph = named_graphs = None  # the query's own FROM wins, as on Oxigraph
             else:
-                kb = self._kb_graphs() or [self._empty]
+                kb = (self._kb_graphs() if kb_graphs is None else kb_graphs) or [self._empty]
                 default_graph = kb if default_graph is None else default_graph
                 named_graphs = kb if named_graphs is None else named_graphs
         dataset = None if default_graph is None else (list(default_graph) or [self._empty],
@@ -282,21 +345,23 @@ class RemoteStore(RemoteWrites, Store):
             super().dump(out, fmt, graph)
 
     def _version_and_modified(self):
-        import datetime as dt
-
-        meta = self.iris.meta_graph
-        q = (f"SELECT ?v ?m WHERE {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; <{MODIFIED.value}> ?m }} LIMIT 1")
-        for row in self._select(q, ([meta], [])):
-            return row["v"].value, _datetime(row["m"].value)
-        return "empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        snap = self.snapshot()
+        return snap.version, snap.modified
 
     # -- writes ----------------------------------------------------------------------------------
     def _update(self, text: str, timeout: float | None = None) -> None:
         sw = self._wrapper(text, update=True)
         self._send(sw, "*/*", timeout)
 
+    def _new_connections(self) -> None:
+        self._session = _new_session()
+        if self._pool is not None:
+            self._pool = remote_http.Pool(self.url)
+
     def close(self) -> None:
         self._session.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def describe(self) -> str:
         return f"SPARQL store at {self.url}"

@@ -43,6 +43,7 @@ class Job:
     union_default_graph: bool = True
     base_iri: str | None = None  # relative IRIs in the query resolve against it (the KB base)
     buffer_bytes: int = BUFFER_BYTES  # a bigger answer is streamed
+    kb_graphs: list[str] | None = None  # a remote store: the KB's graphs, read with the version for this query
 
 
 @dataclass
@@ -153,8 +154,9 @@ def evaluate(store, job: Job, *, has_dataset: bool = False):
         if job.named_graphs is not None:
             kwargs["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
         return raw.query(job.query, base_iri=job.base_iri, **kwargs)
+    extra = {} if job.kb_graphs is None else {"kb_graphs": job.kb_graphs}  # no second request for them
     return store.query(job.query, default_graph=job.default_graphs, named_graphs=job.named_graphs,
-                       timeout=job.timeout)
+                       timeout=job.timeout, **extra)
 
 
 def _syntax_error(query: str, message: str) -> Outcome:

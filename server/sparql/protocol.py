@@ -219,8 +219,13 @@ def _graphs(params, args, name: str) -> list[str] | None:
 
 def answer(ep: Endpoint, job: Job) -> Response:
     cache = ep.cache
+    snapshot = getattr(ep.store, "snapshot", None)  # a remote store: version and graphs in one request
     try:
-        version = ep.store.version()
+        if snapshot is not None:
+            state = snapshot()
+            version, job.kb_graphs = state.version, state.graphs
+        else:
+            version = ep.store.version()
     except Exception as exc:
         return text(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
     kind = cache.kinds.get(job.query)
