@@ -33,24 +33,23 @@ Modules: this one (connection, reads), `remote_writes` (writes, staging), `remot
 import datetime as dt
 import os
 import threading
-import time
 import urllib.parse
 import uuid
 import weakref
 from typing import Any, Iterator, Mapping, NamedTuple
 
 import pyoxigraph as ox
-import requests
-from requests.auth import HTTPBasicAuth, HTTPDigestAuth
-from SPARQLWrapper import JSON, POST, POSTDIRECTLY, SPARQLWrapper, N3
+from requests.auth import HTTPDigestAuth
+from SPARQLWrapper import JSON, N3
 
 from ..namespaces import Iris
 from . import remote_http
-from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable
+from .base import MODIFIED, VERSION, Store, StoreError
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
-    CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
-    _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection,
-    has_dataset_clause, names_a_graph, query_form)
+    CHUNK, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params, _datetime,
+    _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection, has_dataset_clause,
+    names_a_graph, query_form)
+from .remote_send import Pending, RemoteSending
 from .remote_writes import RemoteWrites
 
 
@@ -62,7 +61,15 @@ class Snapshot(NamedTuple):
     graphs: list[str]
 
 
-class RemoteStore(RemoteWrites, Store):
+class Answer(NamedTuple):
+    """A query's result for the SPARQL endpoint, with what the endpoint needs to know about it."""
+
+    result: Any  # QuerySolutions, QueryBoolean or QueryTriples
+    rows: int | None  # the number of solutions of a SELECT (counted when the answer was checked)
+    version: str | None  # the KB version the answer belongs to; None when that is not certain (never cached)
+
+
+class RemoteStore(RemoteSending, RemoteWrites, Store):
     generic = False  # True: never use an engine's own dialect (the tests run the SPARQL 1.1 path on Virtuoso)
     # Virtuoso's graph-exclusion pragmas for the union (no registry request per query) are off: with the 14
     # graphs a KB's store holds besides its own, Virtuoso 7.2.5 plans joins 10 to 40 times slower at 1M
@@ -96,125 +103,7 @@ class RemoteStore(RemoteWrites, Store):
         self._pragmas: str | None = None
         self.slots = [f"{self.staging_base}{i}" for i in range(SLOTS)]
         self._writer_id = uuid.uuid4().hex
-
-    # -- HTTP ------------------------------------------------------------------------------------
-    def _wrapper(self, text: str, *, update: bool, form: str = "SELECT") -> SPARQLWrapper:
-        sw = SPARQLWrapper(self.url, updateEndpoint=self.update_url, agent="thb-kb")
-        sw.setMethod(POST)
-        sw.setOnlyConneg(True)  # no Virtuoso-only `format`/`output` parameters; Accept decides
-        if update:
-            sw.setRequestMethod(POSTDIRECTLY)
-        # What setQuery does, without its guess of the query type (regular expressions over the whole text,
-        # a tenth of a request's time on the bench mix): we know the form, and an update always goes to the
-        # update URL whatever its first keyword.
-        sw.queryString = text
-        sw.queryType = "INSERT" if update else form
-        return sw
-
-    def _request(self, sw: SPARQLWrapper, accept: str | None,
-                 params: list[tuple[str, str]] = ()) -> tuple[str, bytes, dict[str, str]]:
-        """URL, body and headers of the request SPARQLWrapper describes, with the protocol's extra parameters."""
-        req = sw._createRequest()  # a urllib Request: URL, body, headers (SPARQLWrapper 2.x)
-        headers = dict(req.header_items())
-        if accept:
-            headers["Accept"] = accept
-        url = req.full_url
-        body = req.data
-        if params:
-            extra = urllib.parse.urlencode(list(params))
-            if headers.get("Content-type", "").startswith("application/x-www-form-urlencoded"):
-                body = body + b"&" + extra.encode("ascii")
-            else:
-                url += ("&" if "?" in url else "?") + extra
-        return url, body, headers
-
-    def _limits(self, timeout: float | None) -> tuple[float, float]:
-        # The store is told the query's own time limit (Virtuoso: `timeout`); we wait a little longer for
-        # its answer, so that a query stopped by the store is told apart from a store that does not answer.
-        limit = self.timeout if timeout is None else min(self.timeout, timeout + GRACE)
-        return limit, time.monotonic() + limit
-
-    def _send(self, sw: SPARQLWrapper, accept: str | None, timeout: float | None,
-              params: list[tuple[str, str]] = ()):
-        """Send the request SPARQLWrapper built, with a hard deadline; the checked answer (status, headers,
-        content). Queries go through the connection pool (`remote_http`), the rest through `requests`."""
-        url, body, headers = self._request(sw, accept, params)
-        where = url.split("?")[0]
-        limit, deadline = self._limits(timeout)
-        if self._pool is not None and where == self.url and not sw.isSparqlUpdateRequest():
-            try:
-                resp = self._pool.start(url[len(self._origin):] or "/", body, headers, min(limit, 5.0),
-                                        limit).reply(deadline)
-            except remote_http.Timeout:
-                raise self._too_slow(where, limit, timeout) from None
-            except remote_http.Unreachable as exc:
-                raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({exc})") from None
-            if resp.status_code != 401 or not self._credentials:
-                return self._checked(resp, where, timeout, limit)
-            self._pool = None  # the store asks for authentication: requests (digest, basic) from now on
-        return self._checked(self._post(url, body, headers, where, limit, deadline, timeout), where, timeout, limit)
-
-    def _post(self, url: str, body: bytes, headers: dict[str, str], where: str, limit: float, deadline: float,
-              timeout: float | None) -> requests.Response:
-        """POST through the pooled `requests` session (authentication, proxies), read with a deadline."""
-        try:
-            resp = self._session.post(url, data=body, headers=headers, auth=self._auth,
-                                      timeout=(min(limit, 5.0), limit), stream=True)
-            if resp.status_code == 401 and self._credentials and "basic" in resp.headers.get(
-                    "WWW-Authenticate", "").lower() and not isinstance(self._auth, HTTPBasicAuth):
-                resp.close()
-                self._auth = HTTPBasicAuth(*self._credentials)
-                resp = self._session.post(url, data=body, headers=headers, auth=self._auth,
-                                          timeout=(min(limit, 5.0), limit), stream=True)
-            chunks = []
-            for chunk in resp.iter_content(65536):
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    resp.close()
-                    raise self._too_slow(where, limit, timeout)
-            resp._content = b"".join(chunks)
-        except requests.exceptions.Timeout:
-            raise self._too_slow(where, limit, timeout) from None
-        except requests.exceptions.ConnectionError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else "connection failed or was cut"
-            raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({reason})") from None
-        except requests.exceptions.RequestException as exc:
-            raise StoreUnavailable(f"the SPARQL store at {where} failed: {type(exc).__name__}") from None
-        return resp
-
-    def _checked(self, resp, where: str, timeout: float | None, limit: float):
-        """The answer, or the error it means (HTTP errors, Virtuoso's cut and partial answers)."""
-        if not self._virtuoso and not self.generic and resp.headers.get("Server", "").startswith("Virtuoso"):
-            self._virtuoso = True
-        if resp.status_code >= 400:
-            self._raise_for(resp, where)
-        cut = resp.headers.get("X-SPARQL-MaxRows")
-        if cut and cut.strip().isdigit():  # Virtuoso says so when it cut a SELECT result: never silent
-            raise ResultCut(int(cut), where)
-        state = resp.headers.get("X-SQL-State", "")
-        if state == "S1TAT":  # Virtuoso's "anytime" answer: a partial result after its time limit
-            raise QueryTimeout(f"the query ran past its time limit ({timeout or limit:g} s) and the store stopped it")
-        return resp
-
-    @staticmethod
-    def _too_slow(where: str, limit: float, timeout: float | None) -> StoreError:
-        if timeout is not None and limit >= timeout:
-            return QueryTimeout(f"the query ran past its time limit ({timeout:g} s) on the store at {where}")
-        return StoreUnavailable(f"the SPARQL store at {where} did not answer within {limit:g} s")
-
-    @staticmethod
-    def _raise_for(resp: requests.Response, where: str) -> None:
-        text = resp.content[:600].decode("utf-8", "replace").strip()
-        if resp.status_code == 400:
-            raise SyntaxError(f"the store rejected the query: {text}")
-        if resp.status_code in (401, 403):
-            raise StoreError(f"the SPARQL store at {where} refused the credentials (HTTP {resp.status_code}); "
-                             "check KB_SPARQL_USER / KB_SPARQL_PASSWORD and the user's SPARQL_UPDATE grant")
-        if resp.status_code in (502, 503, 504):
-            raise StoreUnavailable(f"the SPARQL store at {where} is unavailable (HTTP {resp.status_code})")
-        if "S1T00" in text or "timed out" in text.lower() or "S1TAT" in text:
-            raise QueryTimeout(f"the query ran past its time limit on the store: {text[:200]}")
-        raise StoreError(f"the SPARQL store at {where} answered HTTP {resp.status_code}: {text}")
+        self._seen: Snapshot | None = None  # the KB's state as last read: a guess, checked by every query
 
     def _select(self, sparql: str, dataset: tuple[list[str], list[str]] | None, timeout: float | None = None):
         sw = self._wrapper(sparql, update=False)
@@ -226,21 +115,38 @@ class RemoteStore(RemoteWrites, Store):
     # -- reads -----------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """The KB version, its last modification and the KB's graphs (the registry), in ONE request: a write
-        changes them in one update request, so they are read together too (the SPARQL endpoint reads them
-        once per query: the version for its answer cache, the graphs for the query's dataset)."""
+        changes them in one update request, so they are read together too."""
+        return self._snapshot_of(self._finish(self._start_snapshot()))
+
+    def _start_snapshot(self) -> Pending:
         meta = self.iris.meta_graph
         q = (f"SELECT ?v ?m ?g WHERE {{ {{ GRAPH <{meta}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
              f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} }}")
+        sw = self._wrapper(q, update=False)
+        sw.setReturnFormat(JSON)
+        return self._start(sw, "application/sparql-results+json", None,
+                           _dataset_params(([self._empty], [meta, self.registry])))
+
+    def _snapshot_of(self, resp) -> Snapshot:
         versions, graphs = [], []
-        for row in self._select(q, ([self._empty], [meta, self.registry])):
+        for row in _parse_results(resp, self.url):
             if row["g"] is not None:
                 graphs.append(row["g"].value)
             elif row["v"] is not None and row["m"] is not None:
                 versions.append((row["v"].value, row["m"].value))
-        if not versions:
-            return Snapshot("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
-        version, modified = min(versions)  # one, unless two writers raced: then the same one for every reader
-        return Snapshot(version, _datetime(modified), sorted(graphs))
+        if versions:
+            version, modified = min(versions)  # one, unless two writers raced: then the same one for every reader
+            snap = Snapshot(version, _datetime(modified), sorted(graphs))
+        else:
+            snap = Snapshot("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
+        self._seen = snap
+        return snap
+
+    @property
+    def seen_version(self) -> str | None:
+        """The KB version this process read last: a guess only (the endpoint checks it before trusting it)."""
+        seen = self._seen
+        return seen.version if seen is not None else None
 
     def _kb_graphs(self) -> list[str]:
         return self.snapshot().graphs
@@ -260,25 +166,75 @@ class RemoteStore(RemoteWrites, Store):
                                     f"<{g}> " for g in sorted(others))
         return self._pragmas
 
-    def query(self, sparql, *, default_graph=None, named_graphs=None, timeout=None, kb_graphs=None):
-        """`kb_graphs`: the KB's graphs as the caller read them (`snapshot()`) for this query; else they are
-        read from the registry when the query needs them (no dataset of its own)."""
+    def query(self, sparql, *, default_graph=None, named_graphs=None, timeout=None):
+        return self._run(sparql, default_graph, named_graphs, timeout, want_version=False).result
+
+    def query_answer(self, sparql, *, default_graph=None, named_graphs=None, timeout=None) -> Answer:
+        """`query` for the SPARQL endpoint: also the number of rows, and the KB version the answer belongs to
+        (for its cache of answers; None when that is not certain)."""
+        return self._run(sparql, default_graph, named_graphs, timeout, want_version=True)
+
+    def _run(self, sparql, default_graph, named_graphs, timeout, *, want_version: bool) -> Answer:
+        """Run a query. Without a dataset of its own its default graph is the union of the KB's graphs (and
+        its named graphs are the KB's graphs), which are read from the registry with the version
+        (`snapshot`). Once this process has read them, a query does not wait for that read: it is sent with
+        the graphs last read and the read goes at the same time (two requests in flight); when the registry
+        has changed since, the query is sent again with the new graphs. So every answer is checked against the
+        store's state of that moment (an import through another app server is seen at once), without a
+        round trip before the query. The version is vouched for only when the read confirms the one the
+        query was sent with: a query sent before a write that answers after it is never cached as the new
+        version's answer."""
         form = _query_form_or_refuse(sparql)
-        text = sparql
+        text, uses_kb = sparql, False
         if default_graph is None and named_graphs is None and not has_dataset_clause(sparql):
             if self._virtuoso and self.virtuoso_exclusions and not names_a_graph(sparql):
                 text = self._virtuoso_union_pragmas() + sparql
             else:
-                default_graph = named_graphs = (self._kb_graphs() if kb_graphs is None else kb_graphs) or [self._empty]
+                uses_kb = True
         elif default_graph is None or named_graphs is None:
             if has_dataset_clause(sparql):
                 default_graph = named_graphs = None  # the query's own FROM wins, as on Oxigraph
             else:
-                kb = (self._kb_graphs() if kb_graphs is None else kb_graphs) or [self._empty]
-                default_graph = kb if default_graph is None else default_graph
-                named_graphs = kb if named_graphs is None else named_graphs
-        dataset = None if default_graph is None else (list(default_graph) or [self._empty],
-                                                      list(named_graphs) or [self._empty])
+                uses_kb = True
+        checks = uses_kb or want_version
+        guess, read_first = self._seen, False
+        if checks and (guess is None or self._pool is None):
+            guess, read_first = self.snapshot(), True  # the first query of this process: the state first
+
+        def start(graphs: list[str]) -> Pending:
+            dataset = None
+            if uses_kb:
+                dataset = (default_graph if default_graph is not None else graphs,
+                           named_graphs if named_graphs is not None else graphs)
+            elif default_graph is not None:
+                dataset = (default_graph, named_graphs)
+            return self._start_query(text, form, dataset, timeout)
+
+        pending = start(guess.graphs if guess is not None else [])
+        version = guess.version if checks else None
+        if checks and not read_first:
+            try:
+                now = self._snapshot_of(self._finish(self._start_snapshot()))
+            except BaseException:
+                pending.abandon()
+                raise
+            if uses_kb and now.graphs != guess.graphs:
+                pending.abandon()  # sent with graphs that are no longer the KB's: again, with the new ones
+                pending, version = start(now.graphs), now.version
+            elif now.version != guess.version:
+                version = None  # the query may have run before or after the write: answer, do not vouch
+        try:
+            resp = self._finish(pending)
+        except SyntaxError as exc:
+            raise explain_rejection(sparql, str(exc)) from None
+        if form in ("CONSTRUCT", "DESCRIBE"):
+            return Answer(_triples_result(resp, self.url), None, version if want_version else None)
+        result, rows = _parse_results(resp, self.url, count=True)
+        return Answer(result, rows, version if want_version else None)
+
+    def _start_query(self, text: str, form: str, dataset, timeout) -> Pending:
+        if dataset is not None:
+            dataset = (list(dataset[0]) or [self._empty], list(dataset[1] or []) or [self._empty])
         sw = self._wrapper(text, update=False, form=form)  # a query, sent to the query URL
         params = _dataset_params(dataset)
         if timeout:
@@ -287,11 +243,7 @@ class RemoteStore(RemoteWrites, Store):
         sw.setReturnFormat(N3 if graph else JSON)
         accept = ("application/n-triples, text/plain;q=0.5" if graph else
                   "application/sparql-results+json, application/sparql-results+xml;q=0.5")
-        try:
-            resp = self._send(sw, accept, timeout, params)
-        except SyntaxError as exc:
-            raise explain_rejection(sparql, str(exc)) from None
-        return _triples_result(resp, self.url) if graph else _parse_results(resp, self.url)
+        return self._start(sw, accept, timeout, params)
 
     def graphs(self) -> list[str]:
         q = (f"SELECT ?g WHERE {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} "
