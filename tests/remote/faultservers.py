@@ -73,10 +73,11 @@ class FaultServer:
 class CountingProxy:
     """A loopback TCP proxy in front of a real store that counts the connections made through it. With
     `drop_second`, a connection that brings a second request is closed without an answer (a store that
-    closed an idle keep-alive connection just as the client reused it)."""
+    closed an idle keep-alive connection just as the client reused it); with `delay`, every request waits
+    that many seconds before it goes on (a store far away)."""
 
-    def __init__(self, target_port: int, drop_second: bool = False):
-        self.target_port, self.drop_second = target_port, drop_second
+    def __init__(self, target_port: int, drop_second: bool = False, delay: float = 0.0):
+        self.target_port, self.drop_second, self.delay = target_port, drop_second, delay
         self.connections = 0
         self.dropped = 0
         self.sock = socket.socket()
@@ -102,12 +103,14 @@ class CountingProxy:
     def _serve(self, client: socket.socket):
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         answered = threading.Event()
+        asking = threading.Event()  # a request is on its way (its headers and body may come in two pieces)
 
         def answers():
             try:
                 while data := upstream.recv(65536):
-                    client.sendall(data)
+                    asking.clear()  # before the client has the answer and can send its next request
                     answered.set()
+                    client.sendall(data)
             except OSError:
                 pass
             client.close()
@@ -118,6 +121,9 @@ class CountingProxy:
                 if self.drop_second and answered.is_set():  # a second request on this connection
                     self.dropped += 1
                     break
+                if self.delay and not asking.is_set():  # once per request
+                    asking.set()
+                    time.sleep(self.delay)
                 upstream.sendall(data)
         except OSError:
             pass
