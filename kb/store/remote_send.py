@@ -77,13 +77,17 @@ class RemoteSending:
     def _start(self, sw: SPARQLWrapper, accept: str | None, timeout: float | None,
                params: list[tuple[str, str]] = ()) -> Pending:
         """Send the request now when it goes through the pool (queries); else when it is finished."""
-        url, body, headers = self._request(sw, accept, params)
+        return self._start_request(*self._request(sw, accept, params), update=sw.isSparqlUpdateRequest(),
+                                   timeout=timeout)
+
+    def _start_request(self, url: str, body: bytes, headers: dict[str, str], *, update: bool,
+                       timeout: float | None) -> Pending:
         # The store is told the query's own time limit (Virtuoso: `timeout`); we wait a little longer for
         # its answer, so that a query stopped by the store is told apart from a store that does not answer.
         limit = self.timeout if timeout is None else min(self.timeout, timeout + GRACE)
         pending = Pending(url, body, headers, url.split("?")[0], limit, time.monotonic() + limit, timeout)
         pool = self._pool
-        if pool is not None and pending.where == self.url and not sw.isSparqlUpdateRequest():
+        if pool is not None and pending.where == self.url and not update:
             try:
                 pending.exchange = pool.start(url[len(self._origin):] or "/", body, headers, min(limit, 5.0), limit)
             except remote_http.Timeout:
