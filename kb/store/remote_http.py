@@ -146,6 +146,7 @@ class Exchange:
         assert conn is not None, "reply() after abandon()"
         sock = conn.sock  # the response reads it even when http.client lets go of it (Connection: close)
         try:
+            _ack_at_once(sock)
             resp = conn.getresponse()
         except _STALE:
             self.abandon()
@@ -166,6 +167,7 @@ class Exchange:
                 if left <= 0:
                     raise Timeout()
                 sock.settimeout(min(self.read_timeout, left))  # a store that drips bytes is cut too
+                _ack_at_once(sock)
                 chunk = resp.read1(65536)  # what has come (read() would wait for 64 KB of a dripped answer)
                 if not chunk:
                     break
@@ -194,6 +196,21 @@ class Exchange:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
+
+
+def _ack_at_once(sock) -> None:
+    """Acknowledge what arrives at once (Linux TCP_QUICKACK, which the kernel resets, so before each read).
+    Virtuoso writes an answer in pieces with Nagle's algorithm on: when the answer is one full segment and a
+    small rest, the rest waits for the ACK of the first, which Linux delays by up to 40 ms. Measured on the
+    bench's 05 query (74 KB): median 59 ms without, 15 ms with (the store's own time: 10 to 15 ms)."""
+    if _QUICKACK is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except OSError:
+            pass
 
 
 def _readable(sock: socket.socket) -> bool:
