@@ -31,6 +31,7 @@ Modules: this one (connection, reads), `remote_writes` (writes, staging), `remot
 """
 
 import datetime as dt
+import hashlib
 import os
 import threading
 import urllib.parse
@@ -60,13 +61,20 @@ class Snapshot(NamedTuple):
     modified: dt.datetime
     graphs: list[str]
 
+    @property
+    def state(self) -> str:
+        """The version and the graphs in one token: a graph registered by hand changes the KB's answers
+        without a new version, and must not let an answer of the KB before it be served after it."""
+        digest = hashlib.sha256("\n".join(self.graphs).encode("utf-8")).hexdigest()[:16]
+        return f"{self.version}/{digest}"
+
 
 class Answer(NamedTuple):
     """A query's result for the SPARQL endpoint, with what the endpoint needs to know about it."""
 
     result: Any  # QuerySolutions, QueryBoolean or QueryTriples
     rows: int | None  # the number of solutions of a SELECT (counted when the answer was checked)
-    version: str | None  # the KB version the answer belongs to; None when that is not certain (never cached)
+    state: str | None  # the KB state (Snapshot.state) the answer belongs to; None when not certain (never cached)
 
 
 class RemoteStore(RemoteSending, RemoteWrites, Store):
@@ -146,10 +154,11 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         return snap
 
     @property
-    def seen_version(self) -> str | None:
-        """The KB version this process read last: a guess only (the endpoint checks it before trusting it)."""
+    def seen_state(self) -> str | None:
+        """The KB state (`Snapshot.state`) this process read last: a guess only (the endpoint checks it
+        before it trusts an answer cached under it)."""
         seen = self._seen
-        return seen.version if seen is not None else None
+        return seen.state if seen is not None else None
 
     def _kb_graphs(self) -> list[str]:
         return self.snapshot().graphs
@@ -173,8 +182,8 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         return self._run(sparql, default_graph, named_graphs, timeout, want_version=False).result
 
     def query_answer(self, sparql, *, default_graph=None, named_graphs=None, timeout=None) -> Answer:
-        """`query` for the SPARQL endpoint: also the number of rows, and the KB version the answer belongs to
-        (for its cache of answers; None when that is not certain)."""
+        """`query` for the SPARQL endpoint: also the number of rows, and the KB state (version and graphs) the
+        answer belongs to (for its cache of answers; None when that is not certain)."""
         return self._run(sparql, default_graph, named_graphs, timeout, want_version=True)
 
     def _run(self, sparql, default_graph, named_graphs, timeout, *, want_version: bool) -> Answer:
@@ -184,9 +193,9 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         the graphs last read and the read goes at the same time (two requests in flight); when the registry
         has changed since, the query is sent again with the new graphs. So every answer is checked against the
         store's state of that moment (an import through another app server is seen at once), without a
-        round trip before the query. The version is vouched for only when the read confirms the one the
+        round trip before the query. The state is vouched for only when the read confirms the one the
         query was sent with: a query sent before a write that answers after it is never cached as the new
-        version's answer."""
+        state's answer."""
         form = _query_form_or_refuse(sparql)
         text, uses_kb = sparql, False
         if default_graph is None and named_graphs is None and not has_dataset_clause(sparql):
@@ -214,7 +223,7 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
             return self._start_query(text, form, dataset, timeout)
 
         pending = start(guess.graphs if guess is not None else [])
-        version = guess.version if checks else None
+        state = guess.state if checks else None
         if checks and not read_first:
             try:
                 now = self._snapshot_of(self._finish(self._start_snapshot()))
@@ -223,17 +232,17 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
                 raise
             if uses_kb and now.graphs != guess.graphs:
                 pending.abandon()  # sent with graphs that are no longer the KB's: again, with the new ones
-                pending, version = start(now.graphs), now.version
-            elif now.version != guess.version:
-                version = None  # the query may have run before or after the write: answer, do not vouch
+                pending, state = start(now.graphs), now.state
+            elif now.state != guess.state:
+                state = None  # the query may have run before or after the write: answer, do not vouch
         try:
             resp = self._finish(pending)
         except SyntaxError as exc:
             raise explain_rejection(sparql, str(exc)) from None
         if form in ("CONSTRUCT", "DESCRIBE"):
-            return Answer(_triples_result(resp, self.url), None, version if want_version else None)
+            return Answer(_triples_result(resp, self.url), None, state if want_version else None)
         result, rows = _parse_results(resp, self.url, count=True)
-        return Answer(result, rows, version if want_version else None)
+        return Answer(result, rows, state if want_version else None)
 
     def _start_query(self, text: str, form: str, dataset, timeout) -> Pending:
         if dataset is not None:

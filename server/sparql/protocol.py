@@ -79,7 +79,7 @@ class Endpoint:
 
     @property
     def remote(self) -> bool:
-        """A remote store (`RemoteStore.query_answer`): its answers say which KB version they belong to."""
+        """A remote store (`RemoteStore.query_answer`): its answers say which KB state they belong to."""
         return hasattr(self.store, "query_answer")
 
     def run(self, job: Job) -> Outcome:
@@ -248,12 +248,12 @@ def answer(ep: Endpoint, job: Job) -> Response:
     """The answer to a query: from the cache of answers when it holds one for the KB's current version,
     else run. The embedded store's version is read first (a local read). A remote store's is not: the
     query itself is checked against the KB's state in the same round trip and says which version its answer
-    belongs to (`RemoteStore.query_answer`); a cached answer is served only after one read confirms that
-    the version it was cached under is still the store's."""
+    belongs to (`RemoteStore.query_answer`: the version with the KB's graphs); a cached answer is served only
+    after one read confirms that the state it was cached under is still the store's."""
     cache = ep.cache
     remote = ep.remote
     try:
-        version = ep.store.seen_version if remote else ep.store.version()
+        version = ep.store.seen_state if remote else ep.store.version()
     except Exception as exc:
         return text(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
     kind = cache.kinds.get(job.query)
@@ -267,7 +267,7 @@ def answer(ep: Endpoint, job: Job) -> Response:
             outcome = cache.responses.get(cache.key(job.query, job, fmt.name, version))
         if outcome is not None and remote:
             try:
-                if ep.store.snapshot().version != version:
+                if ep.store.snapshot().state != version:
                     outcome = None  # written since: the cached answer is of an older KB
             except Exception as exc:
                 return text(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
