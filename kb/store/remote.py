@@ -8,9 +8,12 @@ How the KB lives on a shared engine:
   dataset of their own get the registered graphs as `default-graph-uri` and `named-graph-uri` (SPARQL 1.1
   Protocol), so the default graph is the union of the KB's graphs, exactly as on the embedded store, and an
   engine's own graphs (Virtuoso's system graphs `virtrdf#`, `ldp#`, ...; other applications' data) never
-  appear in results. This costs one small extra request per query; it is what keeps several app servers in
-  agreement without any cache of their own. (On Virtuoso the union can instead be "all graphs but the others", by
-  its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans slow at scale.)
+  appear in results. The registered graphs are read with the KB version in one small request (`snapshot`)
+  that goes beside each query, at the same time (`_run`): the query is sent with the graphs read last and
+  sent again if the registry changed, so several app servers agree without any state of their own that
+  could go stale, and no round trip waits before a query. (On Virtuoso the union can instead be "all graphs
+  but the others", by its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans
+  slow at scale.)
 - Writes are one SPARQL Update request: DROP, DELETE DATA, INSERT DATA, the registry and the version triple
   together. A bulk write (more than `CHUNK` triples) is first written in chunks into staging slots
   `{base}store/staging/0..7` (fixed names, never part of the KB's dataset), and then moved into place by ONE
@@ -22,12 +25,15 @@ How the KB lives on a shared engine:
   operation fails it does NOT roll back the operations before it: so the committing request holds only
   operations that cannot fail at run time. See docs/deploy.md for what other engines guarantee.
 
-Requests are built by SPARQLWrapper (query form detection, protocol parameters, Accept headers) and sent over
-a pooled `requests` session (keep-alive; SPARQLWrapper alone opens a new connection for every request and
-installs a process-wide urllib opener for digest authentication). Results are parsed by pyoxigraph, so
-callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as from the embedded store.
+Requests are described by SPARQLWrapper (protocol parameters, Accept headers) and sent by `remote_send`:
+queries over a pool of keep-alive `http.client` connections (`remote_http`), writes and anything that needs
+authentication or a proxy over a pooled `requests` session (SPARQLWrapper alone opens a new connection for
+every request and installs a process-wide urllib opener for digest authentication). Results are parsed by
+pyoxigraph, so callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as from the
+embedded store.
 
-Modules: this one (connection, reads), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
+Modules: this one (connection, reads), `remote_send` (requests and answers on the wire), `remote_http` (the
+connection pool), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
 """
 
 import datetime as dt
