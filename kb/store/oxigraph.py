@@ -122,7 +122,7 @@ class OxigraphStore(Store):
             if history:
                 self._record_history(history)
             if len(insert) >= BULK_QUADS and not delete and not any(self.has_graph(g) for g in drop):
-                return self._bulk_apply(drop, insert, progress)
+                return self._bulk_apply(insert, progress)  # the graphs to drop hold nothing: nothing to do
             parts = [f"DROP SILENT GRAPH <{g}>" for g in drop]
             if delete:
                 parts.append("DELETE DATA { " + " ".join(_quad_text(q) for q in delete) + " }")
@@ -192,7 +192,7 @@ class OxigraphStore(Store):
         self._version_cache = None
 
     # -- bulk writes (see the module docstring) -----------------------------------------------------
-    def _bulk_apply(self, drop: list[str], insert: list[ox.Quad], progress) -> str:
+    def _bulk_apply(self, insert: list[ox.Quad], progress) -> str:
         import uuid
 
         new_version = uuid.uuid4().hex
@@ -209,7 +209,7 @@ class OxigraphStore(Store):
             raise StoreError(f"write failed, nothing was changed: {exc}") from exc
         finally:
             self._changed()
-        self._finish_pending(drop)
+        self._finish_pending()
         return new_version
 
     def _pending(self) -> list[tuple[str, str, ox.Literal]]:
@@ -223,15 +223,14 @@ class OxigraphStore(Store):
                 found.append((q.subject.value, q.object.value, stamp.object if stamp else now_literal()))
         return sorted(found, key=lambda f: f[2].value)
 
-    def _finish_pending(self, drop: Iterable[str] = ()) -> None:
-        """Step 2 of the bulk writes that need it: the newest pending version becomes the dataset's version,
-        the records go, and the (empty) graphs a bulk write replaced are dropped, in one update."""
+    def _finish_pending(self) -> None:
+        """Step 2 of the bulk writes that need it: the newest pending version becomes the dataset's version
+        and the records go, in one update."""
         pending = self._pending()
         if not pending:
             return
         meta, ds = self.iris.meta_graph, self.iris.dataset
-        parts = [f"DROP SILENT GRAPH <{g}>" for g in drop]
-        parts += [f"DELETE WHERE {{ GRAPH <{meta}> {{ <{record}> ?p ?o }} }}" for record, _, _ in pending]
+        parts = [f"DELETE WHERE {{ GRAPH <{meta}> {{ <{record}> ?p ?o }} }}" for record, _, _ in pending]
         _, version, stamp = pending[-1]
         parts += [f"DELETE WHERE {{ GRAPH <{meta}> {{ <{ds}> <{VERSION.value}> ?v }} }}",
                   f"DELETE WHERE {{ GRAPH <{meta}> {{ <{ds}> <{MODIFIED.value}> ?m }} }}",

@@ -48,6 +48,20 @@ def test_a_large_pure_insert_is_bulk_loaded_whole_with_a_new_version(tmp_path):
     store.close()
 
 
+@pytest.mark.parametrize("path", ["disk", "memory"])
+def test_replacing_a_new_graph_by_a_bulk_write_keeps_the_data(tmp_path, path):
+    """Store.replace_graph drops the graph and inserts: for a graph that holds nothing, a pure insert."""
+    store = OxigraphStore(IRIS, tmp_path / "store" if path == "disk" else None)
+    triples = [q.triple for q in quads(oxstore.BULK_QUADS + 5)]
+    said: list[str] = []
+    store.apply(drop=[G + "bulk"], insert=quads(oxstore.BULK_QUADS + 5), progress=said.append)
+    assert any("bulk-loading" in m for m in said)
+    assert set(store.triples(G + "bulk")) == set(triples)
+    store.replace_graph(G + "new", triples)
+    assert store.count(G + "new") == len(triples)
+    store.close()
+
+
 def test_a_bulk_sized_write_that_deletes_is_one_transaction(tmp_path):
     store = OxigraphStore(IRIS, tmp_path / "store")
     store.apply(insert=quads(5))
@@ -68,6 +82,7 @@ def test_replacing_a_graph_by_an_import_writes_only_the_difference(tmp_path, mon
     src = Source.from_file(DATA / "base.ttl")
     first = imp.import_sources([src], graph=G + "base")
     content = set(store.triples(G + "base"))
+    assert content and len(content) == first.added  # the first import, bulk-loaded, wrote the whole file
     again = imp.import_sources([src], graph=G + "base")
     assert (again.added, again.removed) == (0, 0)
     assert set(store.triples(G + "base")) == content
