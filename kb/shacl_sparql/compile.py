@@ -8,14 +8,10 @@ Comparisons that raise a SPARQL error are violations (COALESCE(..., false)), as 
 
 from __future__ import annotations
 
-import re
-import re._parser as sre_parse
-
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH, XSD
 
 from .model import Constraint, Shape
-from .sparql_text import Unsupported
 
 GRAPH = "urn:x-kb-shacl:focus"
 NODE = "urn:x-kb-shacl:node"
@@ -60,8 +56,6 @@ def node_kind(key: str, shape: Shape, kind: URIRef) -> str:
 def datatype_mismatch(key: str, shape: Shape, dt: URIRef) -> str:
     """Value nodes that are not literals of datatype `dt` (for rdf:langString and xsd:string: that do not
     match at all; for other datatypes the literals of `dt` are then checked for being well-typed)."""
-    if dt in (RDFS.Literal, RDFS.Datatype):
-        raise Unsupported(f"sh:datatype {dt} is not supported")
     ok = _DATATYPE_CHECKS.get(dt, f"isLiteral(?v) && DATATYPE(?v) = {n3(dt)}")
     return _select(key, shape, f"!({ok})")
 
@@ -86,48 +80,8 @@ def class_check(key: str, shape: Shape, classes: list) -> str:
             f"FILTER NOT EXISTS {{ ?v <{RDF.type}> ?type . VALUES ?type {{ {listed} }} }} }}")
 
 
-def python_to_rust_regex(pattern: str) -> str:
-    """The sh:pattern (Python `re.search`, as pySHACL runs it) as an equivalent SPARQL REGEX pattern, or
-    Unsupported. Accepted: literals, character classes with ranges, `.`, groups, alternation, repetition,
-    `^` and a final `$` (Python's `$` also matches before a final newline: translated to `(?:\\n?$)`)."""
-    try:
-        parsed = sre_parse.parse(pattern)
-    except re.error as exc:
-        raise Unsupported(f"sh:pattern {pattern!r} is not a valid regular expression: {exc}") from None
-    allowed = {"LITERAL", "NOT_LITERAL", "IN", "ANY", "MAX_REPEAT", "MIN_REPEAT", "SUBPATTERN", "BRANCH", "AT"}
-
-    def walk(items, top: bool) -> None:
-        items = list(items)
-        for i, (op, av) in enumerate(items):
-            name = str(op)
-            if name not in allowed:
-                raise Unsupported(f"sh:pattern {pattern!r}: {name} is not supported by the SPARQL engine")
-            if name == "IN" and any(str(o) not in ("LITERAL", "RANGE", "NEGATE") for o, _ in av):
-                raise Unsupported(f"sh:pattern {pattern!r}: character categories (\\d, \\w...) are not supported")
-            if name == "AT":
-                last = top and i == len(items) - 1
-                if str(av) not in ("AT_BEGINNING", "AT_END") or (str(av) == "AT_END" and not last):
-                    raise Unsupported(f"sh:pattern {pattern!r}: only ^ and a final $ are supported")
-            if name == "SUBPATTERN":
-                if av[1] or av[2]:
-                    raise Unsupported(f"sh:pattern {pattern!r}: inline flags are not supported")
-                walk(av[3], False)
-            elif name in ("MAX_REPEAT", "MIN_REPEAT"):
-                walk(av[2], False)
-            elif name == "BRANCH":
-                for branch in av[1]:
-                    walk(branch, False)
-
-    walk(parsed, True)
-    if parsed and str(parsed[-1][0]) == "AT" and str(parsed[-1][1]) == "AT_END":
-        if not pattern.endswith("$") or pattern.endswith("\\$"):  # pragma: no cover - parser and text agree
-            raise Unsupported(f"sh:pattern {pattern!r}: cannot place the final $")
-        return pattern[:-1] + "(?:\\n?$)"
-    return pattern
-
-
-def pattern_check(key: str, shape: Shape, pattern: Literal) -> str:
-    rx = Literal(python_to_rust_regex(str(pattern))).n3()
+def pattern_check(key: str, shape: Shape, pattern: tuple) -> str:
+    rx = Literal(pattern[1]).n3()  # (the sh:pattern literal, its translation for SPARQL REGEX)
     return _select(key, shape, f"isBlank(?v) || !COALESCE(REGEX(STR(?v), {rx}), false)")
 
 

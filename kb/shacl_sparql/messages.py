@@ -4,10 +4,9 @@ names of the shapes graph for shape terms, of rdflib's core prefixes for data te
 
 from __future__ import annotations
 
+import pyoxigraph as ox
 from rdflib import Graph, Literal
 from rdflib.namespace import SH
-
-_data_names = Graph(bind_namespaces="core")
 
 
 def _text(graph: Graph, node) -> str:
@@ -21,13 +20,28 @@ def _text(graph: Graph, node) -> str:
         return str(node)
 
 
-def generic(sg: Graph, raw) -> list[Literal]:
+def _data_text(store: ox.Store, term) -> str:
+    """A data node as pySHACL writes it: with rdflib's core prefixes; a blank node by its description."""
     from .report import to_rdf
 
+    g = Graph(bind_namespaces="core")
+    todo, seen = [term], set()
+    while todo and len(seen) < 100:
+        t = todo.pop()
+        if not isinstance(t, ox.BlankNode) or t in seen:
+            continue
+        seen.add(t)
+        for q in store.quads_for_pattern(t, None, None, ox.DefaultGraph()):
+            g.add((to_rdf(q.subject), to_rdf(q.predicate), to_rdf(q.object)))
+            todo.append(q.object)
+    return _text(g, to_rdf(term))
+
+
+def generic(sg: Graph, raw, store: ox.Store) -> list[Literal]:
     shape, c = raw.shape, raw.constraint
     kind = c.kind
-    focus = _text(_data_names, to_rdf(raw.focus))
-    value = _text(_data_names, to_rdf(raw.value)) if raw.value is not None else "None"
+    focus = _data_text(store, raw.focus)
+    value = _data_text(store, raw.value) if raw.value is not None else "None"
     path = _text(sg, shape.path.node) if shape.is_property else None
     s = lambda n: _text(sg, n)  # noqa: E731
     if kind == "class":
@@ -51,7 +65,7 @@ def generic(sg: Graph, raw) -> list[Literal]:
         m = "More than one String shares the same Language"
     elif kind == "node":
         rules = list(sg.objects(shape.node, SH.node))
-        m = (f"Value does not conform to Shape {s(rules[0])}" if len(rules) < 2
+        m = (f"Value does not conform to Shape {s(rules[0])}." if len(rules) < 2
              else "Value must conform to every Shape in ('{}')".format("', '".join(s(r) for r in rules)))
         m += " See details for more information."
     elif kind == "hasValue":
@@ -59,7 +73,10 @@ def generic(sg: Graph, raw) -> list[Literal]:
         m = (f"Node {focus}->{path} does not contain a value in the set: {the_set}" if path
              else f"Node {focus} value is not a in the set of values: {the_set}")
     elif kind == "in":
-        m = f"Value {value} not in list {[s(v) for v in c.param]}"
+        members = set()  # built as pySHACL builds it, so that it lists the members in the same order
+        for item in sg.items(sg.value(shape.node, SH["in"])):
+            members.add(item)
+        m = f"Value {value} not in list {[s(v) for v in members]}"
     elif kind == "or":
         lists = list(sg.objects(shape.node, SH["or"]))
         parts = [" , ".join(s(x) for x in sg.items(lst)) for lst in lists]

@@ -20,6 +20,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
+from .regex import python_to_rust_regex
 from .sparql_text import TargetQuery, Unsupported, constraint_query, target_query  # noqa: F401
 
 # constraint parameter -> (kind, constraint component)
@@ -209,8 +210,8 @@ class _Reader:
         if kind == "class":
             return [Constraint(kind, component, v) for v in values]
         if kind == "datatype":
-            if not isinstance(values[0], URIRef):
-                raise Unsupported(f"{node}: sh:datatype must be an IRI")
+            if not isinstance(values[0], URIRef) or values[0] in (RDFS.Literal, RDFS.Datatype):
+                raise Unsupported(f"{node}: sh:datatype must be an IRI other than rdfs:Literal and rdfs:Datatype")
             return [Constraint(kind, component, values[0])]
         if kind == "nodeKind":
             if values[0] not in NODE_KINDS:
@@ -226,7 +227,9 @@ class _Reader:
         if kind == "pattern":
             if (node, SH.flags, None) in g:
                 raise Unsupported(f"{node}: sh:flags is not supported")
-            return [Constraint(kind, component, v) for v in values]  # checked and translated by compile
+            if any(not isinstance(v, Literal) for v in values):
+                raise Unsupported(f"{node}: sh:pattern must be a literal")
+            return [Constraint(kind, component, (v, python_to_rust_regex(str(v)))) for v in values]
         if kind == "languageIn":
             langs = _list(g, values[0], "sh:languageIn")
             if any(not isinstance(x, Literal) or not isinstance(x.value, str) for x in langs):

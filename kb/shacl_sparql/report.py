@@ -107,7 +107,7 @@ class _Builder:
     def messages(self, raw: Raw, value, path) -> list:
         shape, c = raw.shape, raw.constraint
         if c.kind != "sparql":
-            return list(shape.messages) or generic(self.model.graph, raw)
+            return list(shape.messages) or generic(self.model.graph, raw, self.store)
         subs = {k: to_rdf(v) for k, v in raw.bindings.items() if k not in ("this", "path", "value")}
         if "this" in raw.bindings:
             subs["this"] = to_rdf(raw.bindings["this"])

@@ -105,7 +105,8 @@ def _check_body(body: list[Token], what: str) -> None:
 
 
 def _inject(body: list[Token]) -> str:
-    """The WHERE group with FOCUS at the start of every group that mentions $this, EXISTS bodies excepted."""
+    """The WHERE group with FOCUS at its start and at the start of every group inside it that mentions
+    $this, EXISTS bodies excepted."""
     opens: list[int] = []
     spans: dict[int, int] = {}
     for i, t in enumerate(body):
@@ -115,7 +116,7 @@ def _inject(body: list[Token]) -> str:
             spans[opens.pop()] = i
     mentions = [i for i, t in enumerate(body) if _var(t) == "this"]
     skip_until = -1
-    inject = set()
+    inject = {0}  # the WHERE group always: $this is bound to each focus node even where the text ignores it
     for start in sorted(spans):
         end = spans[start]
         if start < skip_until:
@@ -161,8 +162,6 @@ def constraint_query(text: str, prefixes: dict[str, str]) -> ConstraintQuery:
     if set(names) & (_REFUSED_VARS | _AGGREGATES):
         raise Unsupported(f"{what}: selects a variable the engine does not support")
     _check_body(body, what)
-    if not any(_var(t) == "this" for t in body):
-        raise Unsupported(f"{what} does not mention $this")
     return ConstraintQuery(_prologue(prefixes), tuple(names), "this" in names, _inject(body))
 
 

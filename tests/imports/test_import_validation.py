@@ -99,6 +99,22 @@ def test_v04_timeout_over_http_is_503_with_report(kbstore):
     assert checksum(kbstore) == before
 
 
+@pytest.mark.parametrize("engine", ["sparql", "pyshacl"])
+def test_an_agency_without_an_english_name_is_rejected(kbstore, monkeypatch, engine):
+    """The batch check passes focus nodes; the English-name rule is a nested shape (sh:qualifiedValueShape)
+    checked on the label literals, which are no focus nodes: both engines still check it (pySHACL 0.40 did
+    not, before kb.pyshacl_speedups corrected its focus_nodes option)."""
+    from kb import shacl_runner
+
+    monkeypatch.setattr(shacl_runner, "ENGINE", engine)
+    text = agency_ttl("french-only").replace('"French-Only"@en', '"French-Only"@fr')
+    with pytest.raises(Invalid) as info:
+        Importer(kbstore, import_settings()).import_sources([ttl(text)], graph=G + "french", dry_run=True)
+    found = {(str(r.path), str(r.constraint).rsplit("#", 1)[1]) for r in info.value.report.results}
+    assert ("http://www.w3.org/2004/02/skos/core#prefLabel", "QualifiedMinCountConstraintComponent") in found
+    assert ("http://www.w3.org/2000/01/rdf-schema#label", "QualifiedMinCountConstraintComponent") in found
+
+
 # --- batch + context == whole KB --------------------------------------------------------------------
 
 MORE = f"""

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal
 from rdflib.namespace import SH
+from rdflib.namespace import XSD as XSD_NS
 
 from kb import shacl_runner
 
@@ -26,9 +27,12 @@ PROV = "http://www.w3.org/ns/prov#"
 TIME = "http://www.w3.org/2006/time#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+XSD_STRING = XSD_NS.string
 
 
 def _canon(g: Graph, node, depth: int = 0) -> str:
+    if isinstance(node, Literal) and node.datatype == XSD_STRING:  # RDF 1.1: "x" and "x"^^xsd:string are one term
+        return Literal(str(node)).n3()
     if not isinstance(node, BNode):
         return node.n3()
     if depth > 6:
