@@ -11,6 +11,8 @@ tests/validate/test_shacl_sparql_differential.py. kb.shacl_runner uses this engi
 
 from __future__ import annotations
 
+import os
+
 import pyoxigraph as ox
 from rdflib import Graph
 
@@ -23,9 +25,13 @@ from .sparql_text import Unsupported
 __all__ = ["ShapesModel", "Unsupported", "load_shapes", "validate"]
 
 
-def validate(store: ox.Store, model: ShapesModel, focus: list[str] | None = None) -> Graph:
+THREADS = max(1, min(2, os.cpu_count() or 1))  # shapes evaluated in parallel (the queries release the GIL)
+
+
+def validate(store: ox.Store, model: ShapesModel, focus: list[str] | None = None, *,
+             threads: int | None = None) -> Graph:
     """Validate the default graph of `store` against the shapes of `model`; with `focus` (IRIs), only the
     targets of each shape that are in the list (pySHACL's focus_nodes). The store gains a named graph of
     working sets (<urn:x-kb-shacl:focus>); give it a store of its own."""
-    raws = Run(model, store).validate(focus)
+    raws = Run(model, store).validate(focus, THREADS if threads is None else threads)
     return report.build(model, store, raws)

@@ -1,9 +1,13 @@
 """Each constraint as one set-based SPARQL query: for every focus node of a set at once, the violating rows.
 
-A focus set is a named graph pattern `GRAPH <urn:x-kb-shacl:focus> { <set> <urn:x-kb-shacl:node> ?this }`
-(kb.shacl_sparql.engine materialises the sets: targets, value nodes of a property shape, the nodes that fail
-a nested shape). A query's rows bind ?this (the focus node) and, where SHACL reports one, ?v (the value node).
-Comparisons that raise a SPARQL error are violations (COALESCE(..., false)), as SHACL defines them.
+A query starts from a focus pattern (kb.shacl_sparql.engine.FocusSet: the instances of a class, or a set
+materialised as `GRAPH <urn:x-kb-shacl:focus> { <set> <urn:x-kb-shacl:node> ?this }`) that binds ?this to
+each focus node once. Its rows bind ?this and, where SHACL reports one, ?v (the value node). Comparisons that
+raise a SPARQL error are violations (COALESCE(..., false)), as SHACL defines them.
+
+`ok(constraint, var)` is the condition a single value node must meet for the constraints that look at the
+value node alone; the same text serves the constraint's own query (FILTER (!ok)) and nested shapes checked
+inline (kb.shacl_sparql.inline).
 """
 
 from __future__ import annotations
@@ -27,127 +31,120 @@ def n3(term) -> str:
     return term.n3() if hasattr(term, "n3") else str(term)
 
 
-def _values(shape: Shape) -> str:
-    """The pattern binding ?v to the value nodes of the focus node ?this (a node shape: ?this itself)."""
+def values(shape: Shape, var: str = "?v", subject: str = "?this") -> str:
+    """The pattern binding `var` to the value nodes of `subject` (a node shape: the node itself)."""
     if shape.is_property:
-        return f"?this {shape.path.sparql()} ?v ."
-    return "BIND (?this AS ?v)"
+        return f"{subject} {shape.path.sparql()} {var} ."
+    return f"BIND ({subject} AS {var})"
 
 
-def _select(key: str, shape: Shape, condition: str) -> str:
-    return f"SELECT ?this ?v WHERE {{ {in_set(key)} {_values(shape)} FILTER ({condition}) }}"
-
-
-_DATATYPE_CHECKS = {
-    RDF.langString: 'isLiteral(?v) && LANG(?v) != ""',
-    XSD.string: "isLiteral(?v) && DATATYPE(?v) = <http://www.w3.org/2001/XMLSchema#string>",
-}
 _NODE_KINDS = {
-    SH.IRI: "isIRI(?v)", SH.BlankNode: "isBlank(?v)", SH.Literal: "isLiteral(?v)",
-    SH.BlankNodeOrIRI: "isBlank(?v) || isIRI(?v)", SH.BlankNodeOrLiteral: "isBlank(?v) || isLiteral(?v)",
-    SH.IRIOrLiteral: "isIRI(?v) || isLiteral(?v)",
+    SH.IRI: "isIRI({v})", SH.BlankNode: "isBlank({v})", SH.Literal: "isLiteral({v})",
+    SH.BlankNodeOrIRI: "(isBlank({v}) || isIRI({v}))", SH.BlankNodeOrLiteral: "(isBlank({v}) || isLiteral({v}))",
+    SH.IRIOrLiteral: "(isIRI({v}) || isLiteral({v}))",
 }
+VALUE_LOCAL = {"class", "nodeKind", "pattern", "languageIn", "in", "minInclusive"}
 
 
-def node_kind(key: str, shape: Shape, kind: URIRef) -> str:
-    return _select(key, shape, f"!({_NODE_KINDS[kind]})")
+def datatype_ok(dt: URIRef, v: str) -> str:
+    """rdf:langString and xsd:string: the whole condition; other datatypes: the datatype only (the lexical
+    form is then checked by kb.shacl_sparql.literals)."""
+    if dt == RDF.langString:
+        return f'(isLiteral({v}) && LANG({v}) != "")'
+    return f"(isLiteral({v}) && DATATYPE({v}) = {n3(dt)})"
 
 
-def datatype_mismatch(key: str, shape: Shape, dt: URIRef) -> str:
-    """Value nodes that are not literals of datatype `dt` (for rdf:langString and xsd:string: that do not
-    match at all; for other datatypes the literals of `dt` are then checked for being well-typed)."""
-    ok = _DATATYPE_CHECKS.get(dt, f"isLiteral(?v) && DATATYPE(?v) = {n3(dt)}")
-    return _select(key, shape, f"!({ok})")
+def ok(c: Constraint, v: str, classes=None) -> str | None:
+    """The condition on a value node `v` for a value-local constraint, None for the others. `classes`: the
+    class and its subclasses, for sh:class."""
+    kind, p = c.kind, c.param
+    if kind == "class":
+        if len(classes) == 1:
+            return f"EXISTS {{ {v} <{RDF.type}> {n3(classes[0])} }}"
+        return f"EXISTS {{ {v} <{RDF.type}> ?type_ . VALUES ?type_ {{ {' '.join(n3(x) for x in classes)} }} }}"
+    if kind == "datatype" and p in (RDF.langString, XSD.string):
+        return datatype_ok(p, v)
+    if kind == "nodeKind":
+        return _NODE_KINDS[p].format(v=v)
+    if kind == "pattern":
+        return f"(!isBlank({v}) && COALESCE(REGEX(STR({v}), {Literal(p[1]).n3()}), false))"
+    if kind == "languageIn":
+        if "*" in p:
+            return f'(isLiteral({v}) && LANG({v}) != "")'
+        listed = ", ".join(Literal(x).n3() for x in p)
+        return (f'(isLiteral({v}) && LANG({v}) != "" && (LCASE(LANG({v})) IN ({listed}) || '
+                f'LCASE(STRBEFORE(CONCAT(LANG({v}), "-"), "-")) IN ({listed})))')
+    if kind == "in":
+        return "(" + (" || ".join(f"sameTerm({v}, {n3(m)})" for m in p) or "false") + ")"
+    if kind == "minInclusive":
+        return f"COALESCE({v} >= {n3(p)}, false)"
+    return None
 
 
-def datatype_literals(key: str, shape: Shape, dt: URIRef) -> str:
-    """The distinct literals of datatype `dt` among the value nodes (checked for being well-typed)."""
-    return (f"SELECT DISTINCT ?v WHERE {{ {in_set(key)} {_values(shape)} "
-            f"FILTER (isLiteral(?v) && DATATYPE(?v) = {n3(dt)}) }}")
+def value_rows(focus: str, shape: Shape, condition: str) -> str:
+    """Rows (?this, ?v) whose value node does not meet `condition`."""
+    return f"SELECT ?this ?v WHERE {{ {focus} {values(shape)} FILTER (!{condition}) }}"
 
 
-def with_values(key: str, shape: Shape, bad: list) -> str:
+def distinct_values(focus: str, shape: Shape) -> str:
+    """The distinct value nodes (for sh:datatype other than rdf:langString and xsd:string, checked in Python:
+    fewer rows than the value nodes, and one query instead of two)."""
+    return f"SELECT DISTINCT ?v WHERE {{ {focus} {values(shape)} }}"
+
+
+def with_values(focus: str, shape: Shape, bad: list) -> str:
     """Rows (?this, ?v) whose value node is one of `bad`."""
-    return (f"SELECT ?this ?v WHERE {{ {in_set(key)} {_values(shape)} "
-            f"VALUES ?v {{ {' '.join(n3(b) for b in bad)} }} }}")
+    return f"SELECT ?this ?v WHERE {{ {focus} {values(shape)} VALUES ?v {{ {' '.join(n3(b) for b in bad)} }} }}"
 
 
-def class_check(key: str, shape: Shape, classes: list) -> str:
-    """Value nodes that are not a SHACL instance of the class: no rdf:type among the class and its
-    subclasses (`classes`, computed on the data graph first). Literals are never instances."""
-    listed = " ".join(n3(c) for c in classes)
-    return (f"SELECT ?this ?v WHERE {{ {in_set(key)} {_values(shape)} "
-            f"FILTER NOT EXISTS {{ ?v <{RDF.type}> ?type . VALUES ?type {{ {listed} }} }} }}")
-
-
-def pattern_check(key: str, shape: Shape, pattern: tuple) -> str:
-    rx = Literal(pattern[1]).n3()  # (the sh:pattern literal, its translation for SPARQL REGEX)
-    return _select(key, shape, f"isBlank(?v) || !COALESCE(REGEX(STR(?v), {rx}), false)")
-
-
-def language_in(key: str, shape: Shape, langs: tuple) -> str:
-    """pySHACL's languageIn: the lower-cased tag, or its part before the first '-', is listed ('*': any)."""
-    if "*" in langs:
-        ok = 'isLiteral(?v) && LANG(?v) != ""'
-    else:
-        listed = ", ".join(Literal(x).n3() for x in langs)
-        ok = (f'isLiteral(?v) && LANG(?v) != "" && (LCASE(LANG(?v)) IN ({listed}) || '
-              f'LCASE(STRBEFORE(CONCAT(LANG(?v), "-"), "-")) IN ({listed}))')
-    return _select(key, shape, f"!({ok})")
-
-
-def unique_lang(key: str, shape: Shape) -> str:
+def unique_lang(focus: str, shape: Shape) -> str:
     """One row per focus node and language tag used by two or more value nodes (no sh:value)."""
-    return (f"SELECT ?this ?lang WHERE {{ {in_set(key)} ?this {shape.path.sparql()} ?v . "
+    return (f"SELECT ?this ?lang WHERE {{ {focus} ?this {shape.path.sparql()} ?v . "
             f'FILTER (isLiteral(?v) && LANG(?v) != "") BIND (LCASE(LANG(?v)) AS ?lang) }} '
             f"GROUP BY ?this ?lang HAVING (COUNT(DISTINCT ?v) > 1)")
 
 
-def count_check(key: str, shape: Shape, op: str, n: int, value_filter: str = "") -> str:
-    """Focus nodes whose number of (distinct) value nodes, optionally filtered, is `op` n."""
+def counts(focus: str, shape: Shape, low: int | None, high: int | None, value_filter: str = "") -> str:
+    """Focus nodes with fewer than `low` or more than `high` (distinct) value nodes, optionally only those
+    meeting `value_filter`; rows bind ?n, the number (unbound in the cheap fewer-than-one query)."""
     path = shape.path.sparql()
-    if op == "<" and n == 1:
-        return (f"SELECT ?this WHERE {{ {in_set(key)} "
-                f"FILTER NOT EXISTS {{ ?this {path} ?v . {value_filter} }} }}")
-    counted = (f"SELECT ?this (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {in_set(key)} ?this {path} ?v . "
-               f"{value_filter} }} GROUP BY ?this")
-    if op == ">":
-        return f"SELECT ?this WHERE {{ {{ {counted} }} FILTER (?n > {n}) }}"
-    return f"SELECT ?this WHERE {{ {in_set(key)} OPTIONAL {{ {counted} }} FILTER (COALESCE(?n, 0) < {n}) }}"
+    if high is None and low == 1:
+        return f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this {path} ?v . {value_filter} }} }}"
+    if high == 1 and low is None and not value_filter:  # two distinct values: no aggregate needed
+        return (f"SELECT DISTINCT ?this (2 AS ?n) WHERE {{ {focus} ?this {path} ?v, ?w . "
+                f"FILTER (!sameTerm(?v, ?w)) }}")
+    if high == 1 and low == 1 and not value_filter:  # none, or two distinct values
+        return (f"SELECT DISTINCT ?this ?n WHERE {{ {focus} OPTIONAL {{ ?this {path} ?v }} "
+                f"OPTIONAL {{ ?this {path} ?w . FILTER (!sameTerm(?v, ?w)) }} "
+                f"FILTER (!BOUND(?v) || BOUND(?w)) BIND (IF(BOUND(?v), 2, 0) AS ?n) }}")
+
+    def counted(name: str) -> str:
+        return (f"SELECT ?this (COUNT(DISTINCT ?v) AS {name}) WHERE {{ {focus} ?this {path} ?v . {value_filter} }} "
+                f"GROUP BY ?this")
+
+    if low is None:
+        return f"SELECT ?this ?n WHERE {{ {{ {counted('?n')} }} FILTER (?n > {high}) }}"
+    outside = f"?n < {low}" + (f" || ?n > {high}" if high is not None else "")
+    return (f"SELECT ?this ?n WHERE {{ {focus} OPTIONAL {{ {counted('?found')} }} BIND (COALESCE(?found, 0) AS ?n) "
+            f"FILTER ({outside}) }}")
 
 
-def has_value(key: str, shape: Shape, value) -> str:
+def has_value(focus: str, shape: Shape, value) -> str:
     if shape.is_property:
-        return (f"SELECT ?this WHERE {{ {in_set(key)} "
-                f"FILTER NOT EXISTS {{ ?this {shape.path.sparql()} {n3(value)} }} }}")
-    return f"SELECT ?this WHERE {{ {in_set(key)} FILTER (!sameTerm(?this, {n3(value)})) }}"
+        return f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this {shape.path.sparql()} {n3(value)} }} }}"
+    return f"SELECT ?this WHERE {{ {focus} FILTER (!sameTerm(?this, {n3(value)})) }}"
 
 
-def in_list(key: str, shape: Shape, members: tuple) -> str:
-    listed = " || ".join(f"sameTerm(?v, {n3(m)})" for m in members) or "false"
-    return _select(key, shape, f"!({listed})")
-
-
-def in_failed(key: str, shape: Shape, failed_key: str) -> str:
+def in_failed(focus: str, shape: Shape, failed_key: str) -> str:
     """Rows (?this, ?v) whose value node is in the set `failed_key` (the nodes that fail a nested shape)."""
-    return f"SELECT ?this ?v WHERE {{ {in_set(key)} {_values(shape)} {in_set(failed_key, 'v')} }}"
+    return f"SELECT ?this ?v WHERE {{ {focus} {values(shape)} {in_set(failed_key, 'v')} }}"
 
 
-def qualified_min(key: str, shape: Shape, failed_key: str, n: int) -> str:
-    """Focus nodes with fewer than n value nodes that conform to the qualified value shape."""
-    conforming = f"FILTER NOT EXISTS {{ {in_set(failed_key, 'v')} }}"
-    return count_check(key, shape, "<", n, conforming)
-
-
-def less_than_or_equals(key: str, shape: Shape, other: URIRef) -> str:
+def less_than_or_equals(focus: str, shape: Shape, other: URIRef) -> str:
     """One row per pair (value node, value of `other`) where value <= other is not true."""
-    return (f"SELECT ?this ?v ?other WHERE {{ {in_set(key)} {_values(shape)} ?this {n3(other)} ?other . "
+    return (f"SELECT ?this ?v ?other WHERE {{ {focus} {values(shape)} ?this {n3(other)} ?other . "
             f"FILTER (!COALESCE(?v <= ?other, false)) }}")
 
 
-def min_inclusive(key: str, shape: Shape, minimum: Literal) -> str:
-    return _select(key, shape, f"!COALESCE(?v >= {n3(minimum)}, false)")
-
-
-def sparql_constraint(key: str, c: Constraint) -> str:
-    return c.query.text(in_set(key))
+def sparql_constraint(focus: str, c: Constraint) -> str:
+    return c.query.text(focus)

@@ -221,3 +221,14 @@ def test_a_literal_value_checked_against_a_nested_shape_with_a_property():
     assert "NodeConstraintComponent" in components(ours)
     with pytest.raises(TypeError):
         shacl_runner._shacl(data, None, engine="pyshacl")
+
+
+def test_counts_below_the_minimum_and_above_the_maximum_of_one_property():
+    shapes = """ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:message "m" ;
+        sh:property [ sh:path ex:v ; sh:minCount 3 ; sh:maxCount 1 ] , [ sh:path ex:w ; sh:minCount 2 ] ,
+                    [ sh:path ex:u ; sh:maxCount 0 ] , [ sh:path ex:x ; sh:minCount 1 ; sh:maxCount 1 ] ,
+                    [ sh:path ex:y ; sh:maxCount 1 ] ."""
+    data = """ex:a a ex:C ; ex:v 1 , 2 ; ex:w 1 ; ex:u 1 ; ex:x 1 , 2 , 3 ; ex:y 1 , 2 .
+              ex:b a ex:C ; ex:v 1 ; ex:x 1 ; ex:y 1 ."""
+    results = same(shapes, data)
+    assert components(results) == ["MaxCountConstraintComponent"] * 4 + ["MinCountConstraintComponent"] * 4
