@@ -104,29 +104,36 @@ def unique_lang(focus: str, shape: Shape) -> str:
             f"GROUP BY ?this ?lang HAVING (COUNT(DISTINCT ?v) > 1)")
 
 
-def counts(focus: str, shape: Shape, low: int | None, high: int | None, value_filter: str = "") -> str:
-    """Focus nodes with fewer than `low` or more than `high` (distinct) value nodes, optionally only those
-    meeting `value_filter`; rows bind ?n, the number (unbound in the cheap fewer-than-one query)."""
+def missing(focus: str, shape: Shape, value_filter: str = "", minus: bool = False) -> str:
+    """Focus nodes without a value node (meeting `value_filter`). MINUS reads the path's triples once (for a
+    focus set about as large as the path), NOT EXISTS looks each focus node up (for a small one)."""
+    inner = f"?this {shape.path.sparql()} ?v . {value_filter}"
+    if minus:
+        return f"SELECT ?this WHERE {{ {focus} MINUS {{ {inner} }} }}"
+    return f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ {inner} }} }}"
+
+
+def more_than(focus: str, shape: Shape, high: int) -> str:
+    """Focus nodes with more than `high` distinct value nodes (rows bind ?n)."""
     path = shape.path.sparql()
-    if high is None and low == 1:
-        return f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this {path} ?v . {value_filter} }} }}"
-    if high == 1 and low is None and not value_filter:  # two distinct values: no aggregate needed
-        return (f"SELECT DISTINCT ?this (2 AS ?n) WHERE {{ {focus} ?this {path} ?v, ?w . "
-                f"FILTER (!sameTerm(?v, ?w)) }}")
-    if high == 1 and low == 1 and not value_filter:  # none, or two distinct values
-        return (f"SELECT DISTINCT ?this ?n WHERE {{ {focus} OPTIONAL {{ ?this {path} ?v }} "
-                f"OPTIONAL {{ ?this {path} ?w . FILTER (!sameTerm(?v, ?w)) }} "
-                f"FILTER (!BOUND(?v) || BOUND(?w)) BIND (IF(BOUND(?v), 2, 0) AS ?n) }}")
+    if high == 1:  # two distinct values: no aggregate needed
+        return f"SELECT DISTINCT ?this (2 AS ?n) WHERE {{ {focus} ?this {path} ?v, ?w . FILTER (!sameTerm(?v, ?w)) }}"
+    return (f"SELECT ?this ?n WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {focus} ?this {path} ?v }} "
+            f"GROUP BY ?this }} FILTER (?n > {high}) }}")
 
-    def counted(name: str) -> str:
-        return (f"SELECT ?this (COUNT(DISTINCT ?v) AS {name}) WHERE {{ {focus} ?this {path} ?v . {value_filter} }} "
-                f"GROUP BY ?this")
 
-    if low is None:
-        return f"SELECT ?this ?n WHERE {{ {{ {counted('?n')} }} FILTER (?n > {high}) }}"
-    outside = f"?n < {low}" + (f" || ?n > {high}" if high is not None else "")
-    return (f"SELECT ?this ?n WHERE {{ {focus} OPTIONAL {{ {counted('?found')} }} BIND (COALESCE(?found, 0) AS ?n) "
-            f"FILTER ({outside}) }}")
+def outside(focus: str, shape: Shape, low: int, high: int | None, value_filter: str = "") -> str:
+    """Focus nodes with fewer than `low` or more than `high` distinct value nodes (meeting `value_filter`);
+    rows bind ?n."""
+    counted = (f"SELECT ?this (COUNT(DISTINCT ?v) AS ?found) WHERE {{ {focus} ?this {shape.path.sparql()} ?v . "
+               f"{value_filter} }} GROUP BY ?this")
+    beyond = f"?n < {low}" + (f" || ?n > {high}" if high is not None else "")
+    return (f"SELECT ?this ?n WHERE {{ {focus} OPTIONAL {{ {counted} }} BIND (COALESCE(?found, 0) AS ?n) "
+            f"FILTER ({beyond}) }}")
+
+
+def size(pattern: str) -> str:
+    return f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} }}"
 
 
 def has_value(focus: str, shape: Shape, value) -> str:

@@ -1,15 +1,19 @@
 """Running the compiled constraints on a pyoxigraph Store: set-based, in Oxigraph, shape by shape.
 
-Focus sets live in the store's named graph <urn:x-kb-shacl:focus> (compile.GRAPH) as
-`<set> <urn:x-kb-shacl:node> node` triples (a node in object position, so that literal value nodes can be
-the focus nodes of a nested shape); the data itself is the default graph, which is all that SPARQL-based
-targets and constraints see. Each set is filled by one SPARQL Update (targets, the value nodes of a property
-shape) or from the few nodes Python already holds (the nodes that fail a nested shape).
+A shape's focus nodes are a SPARQL pattern (FocusSet): the instances of its class, or a set materialised in
+the store's named graph <urn:x-kb-shacl:focus> (compile.GRAPH) as `<set> <urn:x-kb-shacl:node> node` triples
+(a node in object position, so that literal value nodes can be the focus nodes of a nested shape); the data
+itself is the default graph, which is all that SPARQL-based targets and constraints see.
 
-Focus nodes follow pySHACL's `focus_nodes` option for the shapes that have targets: each shape's targets
-intersected with the given IRIs. Nested shapes (sh:node, sh:or, sh:qualifiedValueShape) are evaluated on
-every value node, as SHACL defines them (pySHACL 0.40 restricts those to the given IRIs too: it skips a
-nested check whose value node is not in the list, which kb.pyshacl_speedups corrects for the fallback).
+Most constraints of a property shape are first asked without the focus pattern, over every triple of the
+path (one scan, usually no row, and shared by the shapes that ask the same), and the few rows are then kept
+when their focus node is in the set; minimum counts need the focus nodes and use an anti-join (MINUS or NOT
+EXISTS, whichever the sizes favour).
+
+A focus list (pySHACL's `focus_nodes`: for each shape with targets, its targets that are in the list, IRIs
+only) filters the results: a node's results do not depend on which other nodes are validated. Nested shapes
+(sh:node, sh:or, sh:qualifiedValueShape) are checked on every value node, as SHACL defines them (pySHACL 0.40
+restricts those to the list too; kb.pyshacl_speedups corrects that for the fallback).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from . import inline
 from .literals import well_typed
 from .model import Constraint, Shape, ShapesModel
 
+CANDIDATES = 10_000  # rows of a query without its focus pattern beyond which it runs with it (0: always with it)
 _GRAPH = ox.NamedNode(q.GRAPH)
 _NODE = ox.NamedNode(q.NODE)
 
@@ -41,7 +46,6 @@ class Raw:
     path: object = None          # rdflib node: the shape's path, or a SPARQL constraint's ?path
     bindings: dict | None = None  # SPARQL constraint: the solution, for {?var} in messages
     details: list = field(default_factory=list)  # sh:node: the results of the nested shape for the value
-    component: object = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Run:
         self.counter = itertools.count(1)
         self.value_sets: dict = {}
         self.subclass_memo: dict = {}
+        self.sizes: dict = {}
+        self.unrestricted: dict = {}  # the rows of queries without their focus pattern, shared by the shapes
         self.queries = 0
 
     # --- sets -----------------------------------------------------------------------------------------
@@ -162,27 +168,59 @@ class Run:
                 out += self.evaluate(prop, children)
         return out
 
-    def _pairs(self, shape, c, text) -> list[Raw]:
-        p = shape.path.node if shape.is_property else None
-        return [Raw(shape, c, r["this"], r["v"], p) for r in self.rows(text)]
+    def restricted(self, shape: Shape, fs: FocusSet, build) -> list:
+        """The rows of `build(focus pattern)`. For a property shape, first without the focus pattern (one scan
+        of the path's triples, usually no row: violations are rare), then only the rows whose ?this is a focus
+        node; with many rows, or blank nodes (no VALUES for those), the query with the focus pattern."""
+        if not shape.is_property or CANDIDATES <= 0:
+            return list(self.rows(build(fs.pattern)))
+        text = build("") + f" LIMIT {CANDIDATES + 1}"
+        if text not in self.unrestricted:
+            self.unrestricted[text] = list(self.rows(text))
+        rows = self.unrestricted[text]
+        if not rows:
+            return rows
+        foci = {r["this"] for r in rows}
+        if len(rows) > CANDIDATES or any(isinstance(f, ox.BlankNode) for f in foci):
+            return list(self.rows(build(fs.pattern)))
+        listed = " ".join(str(f) for f in foci)
+        members = {r["this"] for r in self.rows(f"SELECT ?this WHERE {{ VALUES ?this {{ {listed} }} {fs.pattern} }}")}
+        return [r for r in rows if r["this"] in members]
 
-    def _foci(self, shape, c, text) -> list[Raw]:
+    def _pairs(self, shape, c, fs: FocusSet, build) -> list[Raw]:
         p = shape.path.node if shape.is_property else None
-        return [Raw(shape, c, r["this"], None, p) for r in self.rows(text)]
+        return [Raw(shape, c, r["this"], r["v"], p) for r in self.restricted(shape, fs, build)]
+
+    def _foci(self, shape, c, fs: FocusSet, build, restrict: bool = True) -> list[Raw]:
+        p = shape.path.node if shape.is_property else None
+        rows = self.restricted(shape, fs, build) if restrict else self.rows(build(fs.pattern))
+        return [Raw(shape, c, r["this"], None, p) for r in rows]
 
     def counts(self, shape: Shape, counted: list, fs: FocusSet) -> list[Raw]:
-        """sh:minCount and sh:maxCount of one property shape in one query."""
+        """sh:minCount and sh:maxCount of one property shape."""
         low = next((c for c in counted if c.kind == "minCount"), None)
         high = next((c for c in counted if c.kind == "maxCount"), None)
-        p = shape.path.node
-        out = []
-        for r in self.rows(q.counts(fs.pattern, shape, low and low.param, high and high.param)):
-            n = r["n"]
-            n = 0 if n is None else int(n.value)
-            for c in (low, high):
-                if c is not None and (n < c.param if c is low else n > c.param):
-                    out.append(Raw(shape, c, r["this"], None, p))
+        if low is not None and low.param > 1:  # both in one aggregate
+            out = []
+            for r in self.rows(q.outside(fs.pattern, shape, low.param, high and high.param)):
+                n = int(r["n"].value)
+                out += [Raw(shape, c, r["this"], None, shape.path.node) for c in (low, high)
+                        if c is not None and (n < c.param if c is low else n > c.param)]
+            return out
+        out = self.missing(shape, low, fs) if low is not None else []
+        if high is not None:
+            out += self._foci(shape, high, fs, lambda f: q.more_than(f, shape, high.param))
         return out
+
+    def missing(self, shape: Shape, c: Constraint, fs: FocusSet, value_filter: str = "") -> list[Raw]:
+        """Focus nodes without a value (meeting `value_filter`): an anti-join chosen by the sizes."""
+        minus = 4 * self.size(fs.pattern) >= self.size(f"?s {shape.path.sparql()} ?o")
+        return self._foci(shape, c, fs, lambda f: q.missing(f, shape, value_filter, minus), restrict=False)
+
+    def size(self, pattern: str) -> int:
+        if pattern not in self.sizes:
+            self.sizes[pattern] = int(next(iter(self.rows(q.size(pattern))))["n"].value)
+        return self.sizes[pattern]
 
     def nested(self, shape: Shape, nested: Shape, fs: FocusSet) -> dict:
         """The results of `nested` for each value node of the focus nodes of `fs` that fails it."""
@@ -192,23 +230,26 @@ class Run:
         return by_focus
 
     def constraint(self, shape: Shape, c: Constraint, fs: FocusSet) -> list[Raw]:
-        kind, focus = c.kind, fs.pattern
+        kind = c.kind
         if kind == "datatype":
             if c.param in (RDF.langString, XSD.string):
-                return self._pairs(shape, c, q.value_rows(focus, shape, q.datatype_ok(c.param, "?v")))
+                cond = q.datatype_ok(c.param, "?v")
+                return self._pairs(shape, c, fs, lambda f: q.value_rows(f, shape, cond))
             dt = str(c.param)
-            bad = [v for v in (r["v"] for r in self.rows(q.distinct_values(focus, shape)))
+            # the distinct values of the path (of every subject, when the shape has a path: a superset)
+            scope = "" if shape.is_property else fs.pattern
+            bad = [v for v in (r["v"] for r in self.rows(q.distinct_values(scope, shape)))
                    if not (isinstance(v, ox.Literal) and v.datatype.value == dt and well_typed(v.value, dt))]
-            return self._pairs(shape, c, q.with_values(focus, shape, bad)) if bad else []
+            return self._pairs(shape, c, fs, lambda f: q.with_values(f, shape, bad)) if bad else []
         if kind in q.VALUE_LOCAL:
-            classes = self.subclasses(c.param) if kind == "class" else None
-            return self._pairs(shape, c, q.value_rows(focus, shape, q.ok(c, "?v", classes)))
+            cond = q.ok(c, "?v", self.subclasses(c.param) if kind == "class" else None)
+            return self._pairs(shape, c, fs, lambda f: q.value_rows(f, shape, cond))
         if kind == "uniqueLang":
-            return self._foci(shape, c, q.unique_lang(focus, shape))
+            return self._foci(shape, c, fs, lambda f: q.unique_lang(f, shape))
         if kind == "hasValue":
-            return self._foci(shape, c, q.has_value(focus, shape, c.param))
+            return self._foci(shape, c, fs, lambda f: q.has_value(f, shape, c.param), restrict=False)
         if kind == "lessThanOrEquals":
-            return self._pairs(shape, c, q.less_than_or_equals(focus, shape, c.param))
+            return self._pairs(shape, c, fs, lambda f: q.less_than_or_equals(f, shape, c.param))
         if kind in ("node", "or", "qualified"):
             return self.shape_based(shape, c, fs)
         if kind == "sparql":
@@ -222,8 +263,8 @@ class Run:
         if None not in conditions:
             cond = conditions[0] if len(conditions) == 1 else "(" + " || ".join(conditions) + ")"
             if c.kind == "qualified":
-                return self._foci(shape, c, q.counts(fs.pattern, shape, c.param, None, f"FILTER ({cond})"))
-            out = self._pairs(shape, c, q.value_rows(fs.pattern, shape, cond))
+                return self.at_least(shape, c, fs, f"FILTER ({cond})")
+            out = self._pairs(shape, c, fs, lambda f: q.value_rows(f, shape, cond))
             if c.kind == "node" and out:  # the nested results, for sh:detail
                 failing = self.nested_on(c.shapes[0], {r.value for r in out})
                 for r in out:
@@ -234,17 +275,27 @@ class Run:
             for member in c.shapes:
                 fails = set(self.nested(shape, member, fs))
                 failing = fails if failing is None else failing & fails
-            return self._pairs(shape, c, q.in_failed(fs.pattern, shape, self.set_of(failing).key)) if failing else []
+            if not failing:
+                return []
+            key = self.set_of(failing).key
+            return self._pairs(shape, c, fs, lambda f: q.in_failed(f, shape, key))
         failing = self.nested(shape, c.shapes[0], fs)
         if c.kind == "qualified":
             conforming = f"FILTER NOT EXISTS {{ {q.in_set(self.set_of(failing).key, 'v')} }}"
-            return self._foci(shape, c, q.counts(fs.pattern, shape, c.param, None, conforming))
+            return self.at_least(shape, c, fs, conforming)
         if not failing:
             return []
-        out = self._pairs(shape, c, q.in_failed(fs.pattern, shape, self.set_of(failing).key))
+        key = self.set_of(failing).key
+        out = self._pairs(shape, c, fs, lambda f: q.in_failed(f, shape, key))
         for r in out:
             r.details = failing.get(r.value, [])
         return out
+
+    def at_least(self, shape: Shape, c: Constraint, fs: FocusSet, value_filter: str) -> list[Raw]:
+        """sh:qualifiedMinCount: focus nodes with fewer than c.param values meeting `value_filter`."""
+        if c.param == 1:
+            return self.missing(shape, c, fs, value_filter)
+        return self._foci(shape, c, fs, lambda f: q.outside(f, shape, c.param, None, value_filter), restrict=False)
 
     def nested_on(self, nested: Shape, nodes: set) -> dict:
         by_focus: dict = defaultdict(list)

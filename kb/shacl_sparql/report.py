@@ -83,7 +83,7 @@ class _Builder:
         g, shape, c = self.g, raw.shape, raw.constraint
         node = BNode()
         g.add((node, RDF.type, SH.ValidationResult))
-        g.add((node, SH.sourceConstraintComponent, raw.component or c.component))
+        g.add((node, SH.sourceConstraintComponent, c.component))
         g.add((node, SH.sourceShape, self.shape_node(shape.node)))
         g.add((node, SH.resultSeverity, shape.severity))
         g.add((node, SH.focusNode, self.data_node(raw.focus)))

@@ -73,9 +73,9 @@ def test_v03_cyclic_data_terminates_with_a_deterministic_result(kbstore):
 def test_v04_validation_timeout_rejects_and_writes_nothing(kbstore):
     """With a validation budget too small for the batch, the worker process is killed, the import is
     refused (HTTP 503), nothing is written, and the next import works (a fresh worker)."""
-    body = "\n".join(agency_ttl(f"timeout-{i}") for i in range(400))
+    body = "\n".join(agency_ttl(f"timeout-{i}") for i in range(4000))
     before = checksum(kbstore)
-    imp = Importer(kbstore, import_settings(validation_timeout=0.05))
+    imp = Importer(kbstore, import_settings(validation_timeout=0.05))  # 4,000 agencies: far more with any engine
     with pytest.raises(ValidationTimedOut) as info:
         imp.import_sources([Source("big.ttl", body.encode(), rdfio.format_for("turtle"))], graph=G + "big")
     assert info.value.status == 503
@@ -91,7 +91,7 @@ def test_v04_timeout_over_http_is_503_with_report(kbstore):
 
     app = create_app(import_settings(validation_timeout=0.05), store=kbstore, load_if_empty=False)
     before = checksum(kbstore)
-    body = "\n".join(agency_ttl(f"t-{i}") for i in range(400)).encode()
+    body = "\n".join(agency_ttl(f"t-{i}") for i in range(4000)).encode()
     r = app.test_client().put("/graphs?graph=" + G + "big", data=body,
                               headers={**AUTH, "Content-Type": "text/turtle", "Accept": "application/json"})
     assert r.status_code == 503
@@ -273,3 +273,45 @@ def test_chunks_see_what_the_shapes_read_backwards(kbstore, monkeypatch):
     assert chunked == whole
     assert len(whole) == 1 and whole[0][0] == orphan.object.value
     assert whole[0][-1].startswith("A participation belongs to exactly one")
+
+
+def test_an_import_into_an_empty_kb_is_validated_whole_with_the_same_results(monkeypatch):
+    """Into an empty KB the batch check validates the change's triples in one run, without gathering
+    context: the same results as the batch check's general path, and as whole-KB validation afterwards."""
+    import io
+
+    import pyoxigraph as ox
+
+    from bench.generate import generate
+
+    buf = io.StringIO()
+    generate(buf, 3000, seed=12, with_ontology=False)
+    triples = list(ox.parse(buf.getvalue().encode(), ox.RdfFormat.TURTLE))
+    links = [t for t in triples if t.predicate.value == "http://data.europa.eu/m8g/hasParticipation"]
+    titles = [t for t in triples if t.predicate.value == "http://purl.org/dc/terms/title"]
+    broken = [t for t in triples if t not in (links[3], titles[5])]
+    src = Source("generated.nt", ox.serialize(broken, format=ox.RdfFormat.N_TRIPLES), rdfio.format_for("ntriples"))
+    settings = import_settings()
+    calls = []
+    whole_kb = batchcheck._nothing_else
+    monkeypatch.setattr(batchcheck, "_nothing_else", lambda store, change: calls.append(1) or whole_kb(store, change))
+
+    from rdflib import BNode  # inverse paths are blank nodes: their labels differ between reports
+
+    def keys(report):
+        return sorted((_key(r)[0], "_:") + _key(r)[2:] if isinstance(r.path, BNode) else _key(r)
+                      for r in report.results)
+
+    def results(store):
+        with pytest.raises(Invalid) as info:
+            Importer(store, settings).import_sources([src], graph=G + "generated", dry_run=True)
+        return keys(info.value.report)
+
+    empty = open_store(settings)
+    assert whole_kb(empty, batchcheck.Change(new={G + "generated": broken}, added=broken))
+    at_once = results(empty)
+    monkeypatch.setattr(batchcheck, "_nothing_else", lambda store, change: False)
+    assert results(open_store(settings)) == at_once
+    assert len(at_once) >= 2 and calls
+    empty.raw.extend(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(G + "generated")) for t in broken)
+    assert keys(batchcheck.validate_kb(empty)) == at_once

@@ -14,8 +14,6 @@ from shacl_differential import difference, result_keys
 from kb import shacl_runner, shacl_sparql
 from kb.pyshacl_speedups import install
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-
 PREFIXES = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 @prefix owl: <http://www.w3.org/2002/07/owl#> .
