@@ -17,8 +17,8 @@ changes), provided no shape reads further than OUTGOING_DEPTH hops from its focu
 Results whose focus node is only a referrer (R, not S or O) were possibly there before the change; such
 violations are re-checked on K and only the new ones count.
 
-When K' is the change itself (an import into an empty KB, or one replacing every data graph), there is no
-context to gather and nothing was there before: the change's triples are validated in one run (_check_whole).
+Into an empty KB, K' is the change itself: there is no context to gather and nothing was there before; with
+the SPARQL engine the change's triples are validated in one run (_check_whole; pySHACL keeps its chunks).
 
 Large batches are validated in chunks of focus_chunk() focus nodes, each with its own context, by two worker
 processes in parallel: FOCUS_CHUNK (250,000) with the SPARQL engine (kb.shacl_sparql), whose cost is per
@@ -303,15 +303,17 @@ def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> v
 
 
 def _nothing_else(store, change: Change) -> bool:
-    """Whether the KB after `change` is the change's new triples only (an import into an empty KB, or one
-    replacing every data graph): then there is no context to gather, and no result was there before."""
-    skip = excluded_graphs(store) | change.replaced
+    """Whether the KB holds no data before `change` (an import into an empty KB): then the KB after it is
+    the change's triples, every node of it is the subject or object of an added triple, there is no context
+    to gather, and no result was there before. (A change that replaces the only graph is not such a case:
+    the nodes whose triples it keeps can be referrers of changed ones.)"""
+    skip = excluded_graphs(store)
     return not any(g not in skip for g in store.graphs())
 
 
 def _check_whole(change: Change, excluded: set, timeout: float | None, progress) -> validation.Report:
-    """check_change when the KB after the change is the change: its triples, with the focus nodes the
-    change gives (S and O; every node reaching S is itself the subject of a new triple, so in S), in one run."""
+    """check_change into an empty KB: the change's triples, with the focus nodes the change gives (S and O;
+    every node reaching S is itself the subject of an added triple, so in S), in one run."""
     data = {t for g, triples in change.new.items() if g not in excluded for t in triples}
     focus = {t.subject for t in (*change.added, *change.removed) if _is_node(t.subject)}
     focus |= {t.object for t in change.added if _is_node(t.object)}
@@ -328,7 +330,7 @@ def _check_whole(change: Change, excluded: set, timeout: float | None, progress)
 def check_change(store, change: Change, *, timeout: float | None, full: bool = False,
                  progress=None) -> validation.Report:
     """Validate the KB after `change`, restricted to the nodes the change can affect."""
-    if not full and _nothing_else(store, change):
+    if not full and focus_chunk() > PYSHACL_FOCUS_CHUNK and _nothing_else(store, change):
         return _check_whole(change, excluded_graphs(store), timeout, progress)
     if full:
         data = KView(store, change).all_triples()

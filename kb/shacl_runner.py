@@ -153,11 +153,11 @@ def _worker_main(read_fd: int, write_fd: int) -> None:  # pragma: no cover - run
     _sparql_model()
     while True:
         try:
-            data_nt, focus = inbox.recv()
+            data_nt, focus, engine = inbox.recv()
         except (EOFError, OSError):
             return
         try:
-            outbox.send(("ok", _shacl(data_nt, focus)))
+            outbox.send(("ok", _shacl(data_nt, focus, engine)))
         except Exception as exc:  # report the failure to the parent, keep serving
             outbox.send(("error", f"{exc.__class__.__name__}: {exc}"))
 
@@ -200,13 +200,15 @@ class _Worker:
                 c.close()
         self.proc = self.inbox = self.outbox = None
 
-    def run(self, data_nt: bytes, focus: list[str] | None, timeout: float) -> bytes:
+    def run(self, data_nt: bytes, focus: list[str] | None, timeout: float, engine: str | None = None) -> bytes:
+        """Validate in the worker with `engine` (default: this process's ENGINE, so that the worker follows
+        it)."""
         with self.lock:
             if self.proc is None or self.proc.poll() is not None:
                 self._kill()
                 self._start()
             try:
-                self.outbox.send((data_nt, focus))
+                self.outbox.send((data_nt, focus, engine_name(engine)))
                 if not self.inbox.poll(timeout):
                     self._kill()
                     raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pyoxigraph as ox
+
 import pytest
 from import_helpers import *  # noqa: F401,F403 - fixtures and helpers
 
@@ -315,3 +317,24 @@ def test_an_import_into_an_empty_kb_is_validated_whole_with_the_same_results(mon
     assert len(at_once) >= 2 and calls
     empty.raw.extend(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(G + "generated")) for t in broken)
     assert keys(batchcheck.validate_kb(empty)) == at_once
+
+
+def test_replacing_the_only_graph_still_checks_the_referrers():
+    """A change that replaces the KB's only graph is no import into an empty KB: the nodes whose triples it
+    keeps still refer to the changed ones, and are checked (here the agencies, unchanged, cite a source
+    document that loses its type: their results are about referrers only)."""
+    from import_helpers import DATA
+
+    store = base_store()
+    assert {g for g in store.graphs() if g not in batchcheck.excluded_graphs(store)} == {G + "base"}
+    text = (DATA / "base.ttl").read_text(encoding="utf-8").replace(
+        "europol-report-2020> a thb:SourceDocument ;", "europol-report-2020>")
+    src = Source("base.ttl", text.encode(), rdfio.format_for("turtle"))
+    with pytest.raises(Invalid) as info:
+        Importer(store, import_settings()).import_sources([src], graph=G + "base", dry_run=True)
+    batch = sorted(map(_key, info.value.report.results))
+    assert {k[0] for k in batch} >= {f"{ID}agency/europol", f"{ID}agency/eurojust"}  # the unchanged referrers
+    store.raw.remove_graph(ox.NamedNode(G + "base"))
+    store.raw.extend(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(G + "base"))
+                     for q in ox.parse(text.encode(), ox.RdfFormat.TURTLE))
+    assert sorted(map(_key, batchcheck.validate_kb(store).results)) == batch
