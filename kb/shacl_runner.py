@@ -113,7 +113,9 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
             from . import shacl_sparql
 
             store = ox.Store()
-            store.bulk_extend(itertools.chain(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES), _ontology_quads()))
+            # lenient: the N-Triples come from ox.serialize of terms that were checked when they were parsed
+            store.bulk_extend(itertools.chain(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES, lenient=True),
+                                              _ontology_quads()))
             report = shacl_sparql.validate(store, model, focus or None)
             return report.serialize(format="nt", encoding="utf-8")
         engine = "pyshacl"
