@@ -9,6 +9,7 @@ processes, a validation timeout): the SPARQL engine (kb.shacl_sparql) validates 
 (one worker, two threads); pySHACL in chunks of 2,000 focus nodes on two workers. The engines alternate
 within each run (first one, then the other, the order swapped every run); the table gives medians. A third
 row times the SPARQL engine alone, in-process on one thread, on the loaded store (per-core throughput).
+Then 1,000-triple batches (new events) into a KB holding the largest file: check_change with its context.
 `kb import` runs as a contributor runs it (a new process, the store in an empty folder), once per engine,
 with KB_VALIDATION_TIMEOUT=900 for both (pySHACL needs more than the default 120 s on a busy machine).
 The machine is shared: the load average is printed before and after each part.
@@ -83,6 +84,42 @@ def validation_runs(path: Path, runs: int, timeout: float) -> dict:
     return {"triples": triples, "focus": focus, "seconds": seconds, "results": results}
 
 
+def batch_runs(path: Path, size: int, seed: int, runs: int, timeout: float) -> dict:
+    """Seconds of kb.batchcheck.check_change for a new 1,000-triple batch (events referencing the world)
+    into a KB holding `path`: the context gathering and the validation of an ordinary import."""
+    import io
+
+    import pyoxigraph as ox
+
+    from kb import batchcheck, shacl_runner
+    from kb.batchcheck import Change
+    from kb.settings import load as load_settings
+    from kb.skolem import skolemize
+    from kb.store import open_store
+
+    store = open_store(load_settings({"store": "memory"}))
+    store.raw.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(GRAPH))
+                          for q in ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES))
+    world = generate.rebuild_world(size, seed)
+    seconds: dict = {e: [] for e in ENGINES}
+    for k in range(runs):
+        buf = io.StringIO()
+        generate.batch(buf, world, 1000, k)
+        graph = f"{GRAPH}-batch-{k}"
+        parsed = [ox.Triple(q.subject, q.predicate, q.object)
+                  for q in ox.parse(buf.getvalue().encode(), ox.RdfFormat.N_TRIPLES)]
+        triples, _ = skolemize(parsed, base="https://w3id.org/thb-kb/", graph=graph)
+        change = Change(replaced={graph}, new={graph: triples}, added=list(triples))
+        for engine in (ENGINES if k % 2 == 0 else ENGINES[::-1]):
+            shacl_runner.ENGINE = engine
+            t0 = time.perf_counter()
+            report = batchcheck.check_change(store, change, timeout=timeout)
+            seconds[engine].append(time.perf_counter() - t0)
+            assert not report.results, report.text()
+    shacl_runner.ENGINE = "sparql"
+    return seconds
+
+
 def engine_alone(path: Path, runs: int) -> list[float]:
     """Seconds of kb.shacl_sparql on the loaded store (data + ontology), one thread, no loading."""
     import pyoxigraph as ox
@@ -141,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of kb-{size}-seed{seed}.nt (generated there when missing)")
     ap.add_argument("--timeout", type=float, default=900.0, help="validation timeout in seconds (default 900)")
     ap.add_argument("--no-import", action="store_true", help="skip `kb import` of the largest file")
+    ap.add_argument("--no-batch", action="store_true", help="skip the 1,000-triple batches into the largest KB")
     ap.add_argument("--json", type=Path, help="also write the measurements as JSON")
     args = ap.parse_args(argv)
     sizes = [generate.parse_size(s) for s in args.sizes.split(",")]
@@ -164,6 +202,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{' '.join(_fmt(s) for s in secs):<24} {v['focus'] / med:>8.0f} {'' if n is None else n:>7}")
         speedup = statistics.median(v["seconds"]["pyshacl"]) / statistics.median(v["seconds"]["sparql"])
         print(f"{'':>6} import-path speed-up {speedup:.1f}x; load average {before} -> {load()}")
+    if not args.no_batch:
+        size = sizes[-1]
+        path = data_file(args.data, size, args.seed)
+        before = load()
+        b = batch_runs(path, size, args.seed, max(args.runs, 3), args.timeout)
+        out["batch"] = {"seconds": b, "load": (before, load())}
+        print(f"\n1,000-triple batch into the {generate.size_label(size)} KB (check_change: context + validation), "
+              f"load average {before} -> {load()}")
+        for engine in ENGINES:
+            print(f"  {engine:<8} median {statistics.median(b[engine]):.2f} s  runs "
+                  + " ".join(f"{x:.2f}" for x in b[engine]))
     if not args.no_import:
         path = data_file(args.data, sizes[-1], args.seed)
         print(f"\n`kb import {path.name}` into an empty store folder (new process; KB_VALIDATION_TIMEOUT=900)")

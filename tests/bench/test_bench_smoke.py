@@ -135,5 +135,6 @@ def test_validation_bench_prints_both_engines(tmp_path, capsys):
                             "--json", str(tmp_path / "out.json")]) == 0
     out = capsys.readouterr().out
     assert "SPARQL engine, import path" in out and "pySHACL, import path" in out and "speed-up" in out
+    assert "1,000-triple batch into the 3k KB" in out
     measured = json.loads((tmp_path / "out.json").read_text())["validation"]["3k"]
     assert measured["results"] == {"sparql": 0, "pyshacl": 0} and measured["focus"] > 100
