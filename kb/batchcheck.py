@@ -8,8 +8,8 @@ the new triples. The focus nodes are
   - R: the nodes that reach S within INVERSE_DEPTH hops in K' (a shape of a referrer may read S's
     description: sh:class on a value reads the value's type, a participation's participant's type is two
     hops away).
-The data graph given to pySHACL is every triple of K' whose subject lies within OUTGOING_DEPTH hops of a focus
-node, plus the ontology; pySHACL evaluates the trusted shapes on the focus nodes only (`focus_nodes`).
+The data graph given to the validator is every triple of K' whose subject lies within OUTGOING_DEPTH hops of a
+focus node, plus the ontology; the trusted shapes are evaluated on the focus nodes only (`focus_nodes`).
 This finds the same results for the focus nodes as validating all of K' (tests/imports prove it on crafted
 changes), provided no shape reads further than OUTGOING_DEPTH hops from its focus node: the shapes in
 `shapes/` read at most two (path value, then the value's type or scheme).
@@ -17,11 +17,21 @@ changes), provided no shape reads further than OUTGOING_DEPTH hops from its focu
 Results whose focus node is only a referrer (R, not S or O) were possibly there before the change; such
 violations are re-checked on K and only the new ones count.
 
-Large batches are validated in chunks of FOCUS_CHUNK focus nodes, each with its own context, by two worker
-processes in parallel. pySHACL runs in kb.shacl_runner (in-process, or in warm worker processes that a
-timeout kills).
+Into an empty KB, K' is the change itself: there is no context to gather and nothing was there before; with
+the SPARQL engine the change's triples are validated in one run (_check_whole; pySHACL keeps its chunks).
 
-Measured on the 2-core machine (load 2-3, shapes of 2026-11-24): a 1,000-triple import into a 1M-triple KB,
+Large batches are validated in chunks of focus_chunk() focus nodes, each with its own context, by two worker
+processes in parallel: FOCUS_CHUNK (250,000) with the SPARQL engine (kb.shacl_sparql), whose cost is per
+query, so that every chunk repeats the context gathering, the loading and the ~250 queries; 2,000 with
+pySHACL, whose cost grows faster than linearly. The validation runs in kb.shacl_runner (in-process, or in
+warm worker processes that a timeout kills).
+
+With the SPARQL engine (2026-12-01, load average 3-5, shared machine): the dry-run `kb import` of the
+generated 1M-triple file into an empty store 35 s (parse 5 s, validation in the worker 23 s: loading 3.5 s,
+169,280 focus nodes 10-15 s on two threads); into an empty store, chunks of 25,000 / 50,000 / 250,000
+focus nodes took 55 / 90 / 25-30 s for the validation (each chunk gathers its context and runs every query).
+
+With pySHACL, measured on the 2-core machine (load 2-3, shapes of 2026-11-24): a 1,000-triple import into a 1M-triple KB,
 validated and committed, 0.13-0.24 s; a 100k-triple file, 10k triples/s end to end. `kb import` of the
 generated 1M-triple file (2026-11-24, load average 3): 162 s, 6,200 triples/s: parse 3 s, focus set 6 s,
 validation of 169,280 focus nodes in 85 chunks 98 s (two workers, both cores busy: pySHACL's per-node Python
@@ -49,7 +59,17 @@ from .shacl_runner import ValidationTimeout, _workers, run_shacl  # noqa: F401 -
 INVERSE_DEPTH = 2
 OUTGOING_DEPTH = 2
 CHUNK = 1000          # IRIs per VALUES clause of a context query
-FOCUS_CHUNK = 2000    # focus nodes per pySHACL run
+FOCUS_CHUNK = 250_000  # focus nodes per validation run with the SPARQL engine (kb.shacl_sparql)
+PYSHACL_FOCUS_CHUNK = 2000  # ... with pySHACL, whose cost grows faster than linearly
+
+
+def focus_chunk() -> int:
+    """Focus nodes per validation run: large for the set-based engine (its cost is per query, and every
+    chunk pays for gathering its context, loading it and running all the queries), small for pySHACL."""
+    from . import shacl_runner
+
+    sparql = shacl_runner.engine_name(None) == "sparql" and shacl_runner._sparql_model() is not None
+    return FOCUS_CHUNK if sparql else PYSHACL_FOCUS_CHUNK
 
 
 @dataclass
@@ -218,14 +238,16 @@ def _key(r: validation.Result) -> tuple:
 
 
 def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> validation.Report:
-    """Validate the focus nodes in chunks of FOCUS_CHUNK, each with its own context (pySHACL's cost grows
-    faster than linearly with the focus list and the data graph); `timeout` bounds the total. With a
-    timeout (worker processes) and several chunks, the workers validate chunks in parallel."""
+    """Validate the focus nodes in chunks of focus_chunk(), each with its own context (pySHACL's cost grows
+    faster than linearly with the focus list and the data graph; the SPARQL engine's is per query, so one
+    large chunk); `timeout` bounds the total. With a timeout (worker processes) and several chunks, the
+    workers validate chunks in parallel."""
     import time
 
     deadline = None if not timeout else time.monotonic() + timeout
     ordered = sorted(focus, key=str)
-    chunks = [ordered[i:i + FOCUS_CHUNK] for i in range(0, len(ordered), FOCUS_CHUNK)]
+    size = focus_chunk()
+    chunks = [ordered[i:i + size] for i in range(0, len(ordered), size)]
     reports: dict[int, validation.Report] = {}
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -251,7 +273,7 @@ def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> v
                 with lock:
                     done = sum(len(chunks[i]) for i in reports)
                     step(progress, done, len(ordered), "validate", f"validated {done}/{len(ordered)} focus nodes "
-                         f"({len(reports)}/{len(chunks)} chunks of up to {FOCUS_CHUNK})")
+                         f"({len(reports)}/{len(chunks)} chunks of up to {size})")
             except BaseException as exc:  # the first failure stops every worker
                 with lock:
                     failures.append(exc)
@@ -280,9 +302,36 @@ def _chunked(view: KView, focus: set, timeout: float | None, progress=None) -> v
     return validation.Report(conforms=not results, graph=graph, results=results)
 
 
+def _nothing_else(store, change: Change) -> bool:
+    """Whether the KB holds no data before `change` (an import into an empty KB): then the KB after it is
+    the change's triples, every node of it is the subject or object of an added triple, there is no context
+    to gather, and no result was there before. (A change that replaces the only graph is not such a case:
+    the nodes whose triples it keeps can be referrers of changed ones.)"""
+    skip = excluded_graphs(store)
+    return not any(g not in skip for g in store.graphs())
+
+
+def _check_whole(change: Change, excluded: set, timeout: float | None, progress) -> validation.Report:
+    """check_change into an empty KB: the change's triples, with the focus nodes the change gives (S and O;
+    every node reaching S is itself the subject of an added triple, so in S), in one run."""
+    data = {t for g, triples in change.new.items() if g not in excluded for t in triples}
+    focus = {t.subject for t in (*change.added, *change.removed) if _is_node(t.subject)}
+    focus |= {t.object for t in change.added if _is_node(t.object)}
+    if not focus:
+        return validation.Report(conforms=True, graph=Graph(), results=[])
+    step(progress, 0, len(focus), "validate", f"validating {len(focus)} focus nodes in 1 chunk(s) "
+         f"(the KB after the change is the change: no context to gather)")
+    report = run_shacl(data, focus, timeout=timeout)
+    step(progress, len(focus), len(focus), "validate", f"validated {len(focus)}/{len(focus)} focus nodes "
+         f"(1/1 chunks of up to {len(focus)})")
+    return report
+
+
 def check_change(store, change: Change, *, timeout: float | None, full: bool = False,
                  progress=None) -> validation.Report:
     """Validate the KB after `change`, restricted to the nodes the change can affect."""
+    if not full and focus_chunk() > PYSHACL_FOCUS_CHUNK and _nothing_else(store, change):
+        return _check_whole(change, excluded_graphs(store), timeout, progress)
     if full:
         data = KView(store, change).all_triples()
         step(progress, 0, len(data), "validate", f"validating all {len(data)} triples of the KB")

@@ -13,6 +13,13 @@ tests/validate/test_validate_speedups.py (each patch on its own).
 Each patch is guarded: it checks the library version it was written for (SUPPORTED) and the attribute it
 replaces, and when either differs it does nothing (slower, never different). `installed()` tells which
 patches are active.
+
+One patch is a correction, not a speed-up ("nested-shapes-ignore-focus-list"): with `focus_nodes`, pySHACL
+0.40 also filters the value nodes that nested shapes (sh:node, sh:or, sh:qualifiedValueShape, sh:property)
+are checked on by that list, so a value outside the list (every literal, and every IRI that is not itself a
+focus node) passes unchecked: an import with only a French rdfs:label was accepted. With the patch the list
+restricts the targets of the shapes only, as SHACL and kb.shacl_sparql define it (the import pipeline always
+passes a focus list; tests/validate/test_shacl_sparql_semantics.py shows the difference).
 """
 
 from __future__ import annotations
@@ -146,6 +153,34 @@ def _fast_focus_membership() -> bool:
     return True
 
 
+def _nested_shapes_ignore_focus_list() -> bool:
+    """pySHACL's Shape.validate applies the executor's focus list to the focus nodes it is given too, which
+    are the value nodes when a shape is evaluated for sh:node, sh:or, sh:qualifiedValueShape or sh:property
+    (the top-level call, from the validator, passes none and finds its targets). The list is hidden from
+    those nested calls."""
+    from pyshacl.shape import Shape
+
+    validate = getattr(Shape, "validate", None)
+    if validate is None:
+        return False
+    if getattr(validate, "_kb_nested", False):
+        return True
+
+    def nested_validate(self, executor, target_graph, focus=None, _evaluation_path=None):
+        listed = getattr(executor, "focus_nodes", None)
+        if focus is None or not listed:
+            return validate(self, executor, target_graph, focus, _evaluation_path)
+        executor.focus_nodes = None
+        try:
+            return validate(self, executor, target_graph, focus, _evaluation_path)
+        finally:
+            executor.focus_nodes = listed
+
+    nested_validate._kb_nested = True
+    Shape.validate = nested_validate
+    return True
+
+
 def _prepared_query_cache() -> bool:
     """pySHACL runs each SPARQL constraint once per focus node with the same text and other initial bindings,
     and rdflib parses and translates the text every time (~35 ms each: 90 % of a validation over rdflib, and
@@ -184,6 +219,7 @@ _PATCHES = (
     ("pyshacl", "memoised-sparql-check", _memoised_sparql_check),
     ("pyshacl", "constraint-parameters-set", _constraint_parameters_as_set),
     ("pyshacl", "focus-membership-set", _fast_focus_membership),
+    ("pyshacl", "nested-shapes-ignore-focus-list", _nested_shapes_ignore_focus_list),
     ("rdflib", "prepared-query-cache", _prepared_query_cache),
 )
 

@@ -1,13 +1,21 @@
-"""Running pySHACL with the trusted shapes: in-process, or in warm worker processes that a timeout kills.
+"""Running SHACL validation with the trusted shapes: in-process, or in warm worker processes that a timeout
+kills.
 
-pySHACL cannot be interrupted inside a thread, so with a validation timeout the check runs in a worker
+Three engines, chosen by `engine` (default ENGINE):
+  - "sparql": kb.shacl_sparql, every constraint one set-based SPARQL query on an in-memory Oxigraph store
+    (tens of times faster than pySHACL on large imports); when the shapes use a feature it does not
+    implement, it refuses at loading time and pySHACL runs instead (`sparql_engine_refusal()` says why);
+  - "pyshacl": pySHACL over an in-memory Oxigraph store (pySHACL's Oxigraph backend), the reference the
+    differential tests compare with (tests/validate/test_shacl_sparql_differential.py);
+  - "rdflib": pySHACL over an rdflib Graph, pySHACL's own reference backend.
+
+A validation cannot be interrupted inside a thread, so with a validation timeout the check runs in a worker
 process (a plain `python -c`, spawned once, shapes and ontology loaded), which is killed when the timeout
 passes and started again on the next call. Two workers (one per core) let the chunks of a large import be
-validated in parallel. The data graph given to pySHACL is an in-memory Oxigraph store (pySHACL's Oxigraph
-backend), or an rdflib Graph on request (the reference backend the tests compare with).
+validated in parallel.
 
 The speed-ups of pySHACL and rdflib (and the memoised shapes graph) live in kb.pyshacl_speedups; this module
-is about where pySHACL runs (worker processes, timeouts) only.
+is about which engine runs and where (worker processes, timeouts).
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from rdflib import Graph, URIRef
 
 from . import pyshacl_speedups, rdfio, validation
 
-ENGINE = "oxigraph"  # pySHACL data graph backend: "oxigraph" or "rdflib"
+ENGINE = "sparql"  # "sparql" (kb.shacl_sparql), "pyshacl" (pySHACL over Oxigraph) or "rdflib" (pySHACL over rdflib)
+ENGINES = ("sparql", "pyshacl", "rdflib")
+_ALIASES = {"oxigraph": "pyshacl"}  # the former name of pySHACL over Oxigraph
 
 
 class ValidationTimeout(RuntimeError):
@@ -52,6 +62,38 @@ def _ontology_quads() -> list:
     return _ontology_q
 
 
+_sparql_model_memo: list = []
+
+
+def _sparql_model():
+    """The trusted shapes compiled for kb.shacl_sparql, or None when the engine refuses them (once per process)."""
+    if not _sparql_model_memo:
+        from . import shacl_sparql
+
+        try:
+            _sparql_model_memo.append((shacl_sparql.load_shapes(validation.shapes_graph()), None))
+        except shacl_sparql.Unsupported as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("the SPARQL SHACL engine cannot run the trusted shapes (%s); "
+                                                "validating with pySHACL", exc)
+            _sparql_model_memo.append((None, str(exc)))
+    return _sparql_model_memo[0][0]
+
+
+def sparql_engine_refusal() -> str | None:
+    """Why the "sparql" engine falls back to pySHACL for the trusted shapes (None: it runs them)."""
+    _sparql_model()
+    return _sparql_model_memo[0][1]
+
+
+def engine_name(engine: str | None) -> str:
+    name = _ALIASES.get(engine or ENGINE, engine or ENGINE)
+    if name not in ENGINES:
+        raise ValueError(f"unknown SHACL engine {engine!r}; known: {', '.join(ENGINES)}")
+    return name
+
+
 def _shapes_for(engine: str) -> Graph:
     """The memoised trusted shapes for the Oxigraph engine; the plain graph for the rdflib reference engine
     (so the tests comparing both engines also check the memo)."""
@@ -61,16 +103,33 @@ def _shapes_for(engine: str) -> Graph:
 def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -> bytes:
     """Validate N-Triples data (+ ontology) against the trusted shapes; return the report as N-Triples.
 
-    The data graph is an in-memory Oxigraph store (pySHACL's Oxigraph backend evaluates the SPARQL-based
-    targets and constraints with Oxigraph, several times faster than rdflib), or an rdflib Graph when
-    `engine == "rdflib"` (the reference the tests compare with)."""
+    `focus` (IRIs): only these focus nodes, as pySHACL's `focus_nodes` (for each shape, its targets that are
+    in the list); None or empty: every focus node. The data graph is an in-memory Oxigraph store (the "sparql"
+    engine and pySHACL's Oxigraph backend), or an rdflib Graph for engine "rdflib"."""
+    engine = engine_name(engine)
+    if engine == "sparql":
+        model = _sparql_model()
+        if model is not None:
+            from . import shacl_sparql
+
+            store = ox.Store()
+            # lenient: the N-Triples come from ox.serialize of terms that were checked when they were parsed
+            store.bulk_extend(itertools.chain(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES, lenient=True),
+                                              _ontology_quads()))
+            report = shacl_sparql.validate(store, model, focus or None)
+            return report.serialize(format="nt", encoding="utf-8")
+        engine = "pyshacl"
+    return _pyshacl(data_nt, focus, engine)
+
+
+def _pyshacl(data_nt: bytes, focus: list[str] | None, engine: str) -> bytes:
     import pyshacl
 
     pyshacl_speedups.install()
     kwargs = {}
     if focus:
         kwargs["focus_nodes"] = [URIRef(f) for f in focus]
-    if (engine or ENGINE) == "rdflib":
+    if engine == "rdflib":
         g = Graph()
         rdfio.triples_to_graph(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES), g)
         g += validation.ontology_graph()
@@ -80,7 +139,7 @@ def _shacl(data_nt: bytes, focus: list[str] | None, engine: str | None = None) -
         g.bulk_extend(itertools.chain(ox.parse(data_nt, ox.RdfFormat.N_TRIPLES), _ontology_quads()))
         kwargs["inplace"] = True
     _, report_graph, _ = pyshacl.validate(
-        g, shacl_graph=_shapes_for(engine or ENGINE), ont_graph=None, inference="none", advanced=True,
+        g, shacl_graph=_shapes_for(engine), ont_graph=None, inference="none", advanced=True,
         allow_warnings=False, allow_infos=False, meta_shacl=False, js=False, do_owl_imports=False,
         **kwargs)
     return report_graph.serialize(format="nt", encoding="utf-8")
@@ -93,13 +152,14 @@ def _worker_main(read_fd: int, write_fd: int) -> None:  # pragma: no cover - run
     pyshacl_speedups.install()
     pyshacl_speedups.trusted_shapes()
     validation.ontology_graph()
+    _sparql_model()
     while True:
         try:
-            data_nt, focus = inbox.recv()
+            data_nt, focus, engine = inbox.recv()
         except (EOFError, OSError):
             return
         try:
-            outbox.send(("ok", _shacl(data_nt, focus)))
+            outbox.send(("ok", _shacl(data_nt, focus, engine)))
         except Exception as exc:  # report the failure to the parent, keep serving
             outbox.send(("error", f"{exc.__class__.__name__}: {exc}"))
 
@@ -142,13 +202,15 @@ class _Worker:
                 c.close()
         self.proc = self.inbox = self.outbox = None
 
-    def run(self, data_nt: bytes, focus: list[str] | None, timeout: float) -> bytes:
+    def run(self, data_nt: bytes, focus: list[str] | None, timeout: float, engine: str | None = None) -> bytes:
+        """Validate in the worker with `engine` (default: this process's ENGINE, so that the worker follows
+        it)."""
         with self.lock:
             if self.proc is None or self.proc.poll() is not None:
                 self._kill()
                 self._start()
             try:
-                self.outbox.send((data_nt, focus))
+                self.outbox.send((data_nt, focus, engine_name(engine)))
                 if not self.inbox.poll(timeout):
                     self._kill()
                     raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
@@ -197,8 +259,10 @@ def run_shacl(data: Iterable[ox.Triple], focus: Iterable | None, *, timeout: flo
     focus_list = None if focus is None else sorted(f.value for f in focus if _is_node(f))
     if timeout and engine is None:
         report_nt = (worker or _worker).run(data_nt, focus_list, timeout)
+    elif engine_name(engine) == "sparql" and _sparql_model() is not None:
+        report_nt = _shacl(data_nt, focus_list, engine)  # its own store: no lock needed
     else:
-        with validation._lock:
+        with validation._lock:  # pySHACL is not documented as thread-safe
             report_nt = _shacl(data_nt, focus_list, engine)
     report_graph = Graph()
     report_graph.parse(data=report_nt.decode("utf-8"), format="nt")

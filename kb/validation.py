@@ -122,17 +122,33 @@ def _results(report: Graph) -> list[Result]:
 
 
 def validate(data: Graph, *, context: Graph | None = None, with_ontology: bool = True,
-             engine: str = "oxigraph") -> Report:
+             engine: str = "sparql") -> Report:
     """Validate `data` (plus `context`, plus the ontology) against the trusted shapes.
 
-    pySHACL's data graph is an in-memory Oxigraph store with kb.pyshacl_speedups installed (the backend of
-    `kb validate`, `kb load` and imports); `engine="rdflib"` validates an rdflib Graph with the plain shapes
-    graph instead, the reference backend the tests compare with. Same results (tests/validate/
-    test_validate_speedups.py); on the curated KB plus every invalid shape example (1,041 triples, 41 results)
-    the Oxigraph backend took 0.13 s, rdflib with the speed-ups 0.54-0.88 s, plain rdflib 3.6-8 s."""
+    engine "sparql" (the default): kb.shacl_sparql over an in-memory Oxigraph store (pySHACL when the
+    shapes use a feature it lacks); "pyshacl" (or "oxigraph"): pySHACL over an in-memory Oxigraph store with
+    kb.pyshacl_speedups installed; "rdflib": pySHACL over an rdflib Graph with the plain shapes graph, the
+    reference backend. Same results (tests/validate/test_validate_speedups.py,
+    tests/validate/test_shacl_sparql_differential.py); on the curated KB plus every invalid shape example
+    (1,041 triples, 41 results) pySHACL's Oxigraph backend took 0.13 s, rdflib with the speed-ups
+    0.54-0.88 s, plain rdflib 3.6-8 s."""
+    from . import shacl_runner
+
+    engine = shacl_runner.engine_name(engine)
+    graphs = [data] + ([context] if context is not None else []) + ([ontology_graph()] if with_ontology else [])
+    if engine == "sparql" and shacl_runner._sparql_model() is not None:
+        import pyoxigraph as ox
+
+        from . import shacl_sparql
+
+        store = ox.Store()
+        store.bulk_extend(ox.Quad(rdfio.to_ox(s), rdfio.to_ox(p), rdfio.to_ox(o), ox.DefaultGraph())
+                          for part in graphs for s, p, o in part)
+        report_graph = shacl_sparql.validate(store, shacl_runner._sparql_model())
+        results = _results(report_graph)
+        return Report(conforms=not results, graph=report_graph, results=results)
     import pyshacl
 
-    graphs = [data] + ([context] if context is not None else []) + ([ontology_graph()] if with_ontology else [])
     if engine == "rdflib":
         g = Graph()
         for prefix, ns in data.namespaces():

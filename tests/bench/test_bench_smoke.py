@@ -123,3 +123,18 @@ def test_targets_not_measured_say_so():
     by_key = {r["key"]: r for r in partial}
     assert by_key["mix_vs_virtuoso_1c_1M"]["holds"] == "not measured"
     assert "100k" in by_key["doc_ttl_rps"]["holds"]  # measured at another size than the goal's: said
+
+
+def test_validation_bench_prints_both_engines(tmp_path, capsys):
+    """bench.validation on a small generated file: one row per engine, the same (no) results."""
+    import json
+
+    from bench import validation
+
+    assert validation.main(["--sizes", "3000", "--runs", "1", "--data", str(tmp_path), "--no-import",
+                            "--json", str(tmp_path / "out.json")]) == 0
+    out = capsys.readouterr().out
+    assert "SPARQL engine, import path" in out and "pySHACL, import path" in out and "speed-up" in out
+    assert "1,000-triple batch into the 3k KB" in out
+    measured = json.loads((tmp_path / "out.json").read_text())["validation"]["3k"]
+    assert measured["results"] == {"sparql": 0, "pyshacl": 0} and measured["focus"] > 100

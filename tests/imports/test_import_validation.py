@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pyoxigraph as ox
+
 import pytest
 from import_helpers import *  # noqa: F401,F403 - fixtures and helpers
 
@@ -73,9 +75,9 @@ def test_v03_cyclic_data_terminates_with_a_deterministic_result(kbstore):
 def test_v04_validation_timeout_rejects_and_writes_nothing(kbstore):
     """With a validation budget too small for the batch, the worker process is killed, the import is
     refused (HTTP 503), nothing is written, and the next import works (a fresh worker)."""
-    body = "\n".join(agency_ttl(f"timeout-{i}") for i in range(400))
+    body = "\n".join(agency_ttl(f"timeout-{i}") for i in range(4000))
     before = checksum(kbstore)
-    imp = Importer(kbstore, import_settings(validation_timeout=0.05))
+    imp = Importer(kbstore, import_settings(validation_timeout=0.05))  # 4,000 agencies: far more with any engine
     with pytest.raises(ValidationTimedOut) as info:
         imp.import_sources([Source("big.ttl", body.encode(), rdfio.format_for("turtle"))], graph=G + "big")
     assert info.value.status == 503
@@ -91,12 +93,28 @@ def test_v04_timeout_over_http_is_503_with_report(kbstore):
 
     app = create_app(import_settings(validation_timeout=0.05), store=kbstore, load_if_empty=False)
     before = checksum(kbstore)
-    body = "\n".join(agency_ttl(f"t-{i}") for i in range(400)).encode()
+    body = "\n".join(agency_ttl(f"t-{i}") for i in range(4000)).encode()
     r = app.test_client().put("/graphs?graph=" + G + "big", data=body,
                               headers={**AUTH, "Content-Type": "text/turtle", "Accept": "application/json"})
     assert r.status_code == 503
     assert r.get_json()["error"] == "validation-timeout"
     assert checksum(kbstore) == before
+
+
+@pytest.mark.parametrize("engine", ["sparql", "pyshacl"])
+def test_an_agency_without_an_english_name_is_rejected(kbstore, monkeypatch, engine):
+    """The batch check passes focus nodes; the English-name rule is a nested shape (sh:qualifiedValueShape)
+    checked on the label literals, which are no focus nodes: both engines still check it (pySHACL 0.40 did
+    not, before kb.pyshacl_speedups corrected its focus_nodes option)."""
+    from kb import shacl_runner
+
+    monkeypatch.setattr(shacl_runner, "ENGINE", engine)
+    text = agency_ttl("french-only").replace('"French-Only"@en', '"French-Only"@fr')
+    with pytest.raises(Invalid) as info:
+        Importer(kbstore, import_settings()).import_sources([ttl(text)], graph=G + "french", dry_run=True)
+    found = {(str(r.path), str(r.constraint).rsplit("#", 1)[1]) for r in info.value.report.results}
+    assert ("http://www.w3.org/2004/02/skos/core#prefLabel", "QualifiedMinCountConstraintComponent") in found
+    assert ("http://www.w3.org/2000/01/rdf-schema#label", "QualifiedMinCountConstraintComponent") in found
 
 
 # --- batch + context == whole KB --------------------------------------------------------------------
@@ -257,3 +275,66 @@ def test_chunks_see_what_the_shapes_read_backwards(kbstore, monkeypatch):
     assert chunked == whole
     assert len(whole) == 1 and whole[0][0] == orphan.object.value
     assert whole[0][-1].startswith("A participation belongs to exactly one")
+
+
+def test_an_import_into_an_empty_kb_is_validated_whole_with_the_same_results(monkeypatch):
+    """Into an empty KB the batch check validates the change's triples in one run, without gathering
+    context: the same results as the batch check's general path, and as whole-KB validation afterwards."""
+    import io
+
+    import pyoxigraph as ox
+
+    from bench.generate import generate
+
+    buf = io.StringIO()
+    generate(buf, 3000, seed=12, with_ontology=False)
+    triples = list(ox.parse(buf.getvalue().encode(), ox.RdfFormat.TURTLE))
+    links = [t for t in triples if t.predicate.value == "http://data.europa.eu/m8g/hasParticipation"]
+    titles = [t for t in triples if t.predicate.value == "http://purl.org/dc/terms/title"]
+    broken = [t for t in triples if t not in (links[3], titles[5])]
+    src = Source("generated.nt", ox.serialize(broken, format=ox.RdfFormat.N_TRIPLES), rdfio.format_for("ntriples"))
+    settings = import_settings()
+    calls = []
+    whole_kb = batchcheck._nothing_else
+    monkeypatch.setattr(batchcheck, "_nothing_else", lambda store, change: calls.append(1) or whole_kb(store, change))
+
+    from rdflib import BNode  # inverse paths are blank nodes: their labels differ between reports
+
+    def keys(report):
+        return sorted((_key(r)[0], "_:") + _key(r)[2:] if isinstance(r.path, BNode) else _key(r)
+                      for r in report.results)
+
+    def results(store):
+        with pytest.raises(Invalid) as info:
+            Importer(store, settings).import_sources([src], graph=G + "generated", dry_run=True)
+        return keys(info.value.report)
+
+    empty = open_store(settings)
+    assert whole_kb(empty, batchcheck.Change(new={G + "generated": broken}, added=broken))
+    at_once = results(empty)
+    monkeypatch.setattr(batchcheck, "_nothing_else", lambda store, change: False)
+    assert results(open_store(settings)) == at_once
+    assert len(at_once) >= 2 and calls
+    empty.raw.extend(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(G + "generated")) for t in broken)
+    assert keys(batchcheck.validate_kb(empty)) == at_once
+
+
+def test_replacing_the_only_graph_still_checks_the_referrers():
+    """A change that replaces the KB's only graph is no import into an empty KB: the nodes whose triples it
+    keeps still refer to the changed ones, and are checked (here the agencies, unchanged, cite a source
+    document that loses its type: their results are about referrers only)."""
+    from import_helpers import DATA
+
+    store = base_store()
+    assert {g for g in store.graphs() if g not in batchcheck.excluded_graphs(store)} == {G + "base"}
+    text = (DATA / "base.ttl").read_text(encoding="utf-8").replace(
+        "europol-report-2020> a thb:SourceDocument ;", "europol-report-2020>")
+    src = Source("base.ttl", text.encode(), rdfio.format_for("turtle"))
+    with pytest.raises(Invalid) as info:
+        Importer(store, import_settings()).import_sources([src], graph=G + "base", dry_run=True)
+    batch = sorted(map(_key, info.value.report.results))
+    assert {k[0] for k in batch} >= {f"{ID}agency/europol", f"{ID}agency/eurojust"}  # the unchanged referrers
+    store.raw.remove_graph(ox.NamedNode(G + "base"))
+    store.raw.extend(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(G + "base"))
+                     for q in ox.parse(text.encode(), ox.RdfFormat.TURTLE))
+    assert sorted(map(_key, batchcheck.validate_kb(store).results)) == batch

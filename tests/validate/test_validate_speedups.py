@@ -66,7 +66,7 @@ def test_install_is_idempotent_and_reports_every_patch():
     assert pyshacl_speedups.install() == first
     assert (SPARQLQueryHelper.check_invalid_sparql, Validator.make_executor, SPARQLProcessor.query) == patched
     assert first == {"truthy-oxigraph-data-graph", "memoised-sparql-check", "constraint-parameters-set",
-                     "focus-membership-set", "prepared-query-cache"}
+                     "focus-membership-set", "nested-shapes-ignore-focus-list", "prepared-query-cache"}
     assert pyshacl_speedups.trusted_shapes() is pyshacl_speedups.trusted_shapes()
 
 
