@@ -121,6 +121,8 @@ def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = N
     except RecursionError:
         raise ParseFailed(f"{src.name}: the input is nested too deeply", source=src.name) from None
     triples = [q.triple for q in quads]
+    if not rdfio.may_have_blank_nodes(src.data, src.fmt):
+        return triples
     depth = bnode_depth(triples)
     if depth > MAX_NESTING:
         raise ParseFailed(f"{src.name}: blank nodes nested {depth} levels deep (nested [ ] or ( ) lists); "
@@ -204,6 +206,7 @@ class Importer:
             raise ImportFailed(f"unknown mode {mode!r}; use replace or merge")
         max_bytes = self.settings.get("max_import") if max_bytes is None else max_bytes
         plan: dict[str, list[ox.Triple]] = {}
+        maybe_blank: set[str] = set()
         say = progress or (lambda m: None)
         for i, src in enumerate(sources):
             target = graph or self.default_graph_for(src.name)
@@ -212,6 +215,8 @@ class Importer:
                                    contexts=jsonld_contexts.from_settings(self.settings))
             step(say, i + 1, len(sources), "parse", f"parsed {len(triples)} triples from {src.name}")
             plan.setdefault(target, []).extend(triples)
+            if rdfio.may_have_blank_nodes(src.data, src.fmt):
+                maybe_blank.add(target)
         for target in plan:
             if target in self.reserved():
                 raise ReservedGraph(f"{target} is reserved (metadata, ontology, shapes): import into another graph")
@@ -219,12 +224,14 @@ class Importer:
                 ox.NamedNode(target)
             except ValueError:
                 raise ImportFailed(f"not a valid graph IRI: {target!r}") from None
-        return self.write(plan, mode=mode, dry_run=dry_run, agent=agent, sources=list(sources), progress=say)
+        return self.write(plan, mode=mode, dry_run=dry_run, agent=agent, sources=list(sources), progress=say,
+                          blank_free={g for g in plan if g not in maybe_blank})
 
     def write(self, plan: dict[str, list[ox.Triple]], *, mode: str, dry_run: bool = False, agent: str | None = None,
               sources: Sequence[Source] = (), drop: Sequence[str] = (), progress: Callable[[str], None] | None = None,
-              full_validation: bool = False, validate: bool = True) -> Result:
-        """Skolemise, validate with context, and commit `plan` (graph -> triples) plus `drop` in one write."""
+              full_validation: bool = False, validate: bool = True, blank_free: set[str] = frozenset()) -> Result:
+        """Skolemise, validate with context, and commit `plan` (graph -> triples) plus `drop` in one write.
+        `blank_free`: targets whose triples are known to hold no blank node (nothing to skolemise)."""
         say = progress or (lambda m: None)
         started = dt.datetime.now(dt.timezone.utc)
         graphs: dict[str, list[ox.Triple]] = {}
@@ -234,6 +241,9 @@ class Importer:
                 # OWL restrictions, RDF lists and property shapes stay blank nodes: OWL and SHACL tools expect
                 # them so, and these graphs are only ever replaced whole (never merged), so nothing doubles
                 graphs[target] = list(dict.fromkeys(triples))
+                continue
+            if target in blank_free:
+                graphs[target] = triples
                 continue
             sk, nb = skolem.skolemize(triples, base=self.iris.base, graph=target)
             if nb:
@@ -252,6 +262,7 @@ class Importer:
                       validate) -> Result:
         change = Change()
         existed = []
+        structural = {self.iris.graph("ontology"), self.iris.graph("shapes")}
         diffs: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # replace: target -> (removed, added)
         whole: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # the same, of graphs with blank nodes
         for target, triples in graphs.items():
@@ -272,7 +283,8 @@ class Importer:
                 change.removed += removed
                 change.added += added
                 change.new[target] = list(new)
-                if not _has_blank(old) and not _has_blank(new):
+                # skolemised: only the ontology and shapes hold blank nodes (or graphs written around the pipeline)
+                if target not in structural and not _has_blank(old):
                     diffs[target] = (removed, added)
                 else:  # written whole; its history keeps the statements without blank nodes
                     whole[target] = ([t for t in removed if not _has_blank((t,))],

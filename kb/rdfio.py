@@ -108,6 +108,17 @@ def _jsonld(data: bytes, source: str | None, contexts: "Library | None") -> byte
         raise ParseError(str(exc), source=source) from None
 
 
+def may_have_blank_nodes(data: bytes, fmt: RdfFormatInfo) -> bool:
+    """False only when the input certainly holds no blank node: an N-Triples, N-Quads, Turtle or TriG text
+    with no `_:`, and (Turtle, TriG) no `[` or `(` anywhere. (Those marks may also stand in IRIs or literals:
+    then the answer is True and the triples are looked at.)"""
+    if fmt.name in ("ntriples", "nquads"):
+        return b"_:" in data
+    if fmt.name in ("turtle", "trig"):
+        return b"_:" in data or b"[" in data or b"(" in data
+    return True
+
+
 def _position(message: str) -> tuple[int | None, int | None]:
     m = _POSITION.search(message)
     if not m:
