@@ -248,7 +248,7 @@ def label_triples(store, iris: Iterable[str]) -> list[ox.Triple]:
     if not values:
         return []
     q = f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({_LABELS_IN})) }}"
-    return [ox.Triple(r["x"], r["p"], r["l"]) for r in store.query(q)]
+    return [ox.Triple(x, p, lit) for x, p, lit in store.query(q)]  # by position: much cheaper than by name
 
 
 class LabelCache:

@@ -75,11 +75,10 @@ def events_for(store, iri: str, kind: str, langs: list[str], label_source=None) 
          f"BIND(COALESCE(?own, ?inherited) AS ?start) FILTER(BOUND(?start)) "
          f"OPTIONAL {{ ?e <{SCHEMA.endDate}> ?end }} OPTIONAL {{ ?e <{PREFIXES['dct']}type> ?type }} }} ORDER BY ?start ?e")
     rows: dict[str, dict] = {}
-    for r in store.query(q):
-        e = r["e"].value
+    for e_node, start, end, type_ in store.query(q):
+        e = e_node.value
         if e not in rows:
-            rows[e] = {"start": r["start"].value, "end": r["end"].value if r["end"] else None,
-                       "type": r["type"].value if r["type"] else None}
+            rows[e] = {"start": start.value, "end": end.value if end else None, "type": type_.value if type_ else None}
     cut = len(rows) > MAX_EVENTS
     events = list(rows.items())[:MAX_EVENTS]
     need = {e for e, _ in events} | {v["type"] for _, v in events if v["type"]}
