@@ -37,10 +37,14 @@ def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
 def warm_up(app: Flask) -> None:
     """Start in the background what the first requests would otherwise wait for: the SPARQL query workers
     of the on-disk store and their checkpoint (the app itself starts them lazily, so that apps made for
-    tests and one-off `kb serve --get` requests do not start processes)."""
+    tests and one-off `kb serve --get` requests do not start processes), and let them build entity
+    documents too (server.docworkers)."""
     endpoint = app.extensions.get("sparql")
     if endpoint is None or not endpoint.uses_workers:
         return
+    from . import docworkers
+
+    docworkers.enable(app)  # entity documents are built by the same workers when one is idle
 
     def start():
         try:
