@@ -145,6 +145,22 @@ def _graphs_of(store, iri: str) -> list[tuple[str, int]]:
     return sorted(found, key=lambda gn: (-gn[1], gn[0]))
 
 
+def _labels_beside(doc: documents.Document, version: str):
+    """A label source that reads the labels of the IRIs the document mentions from the document (the
+    timeline's events are often its incoming links), the others' from the label cache."""
+    held: dict[str, list[ox.Triple]] = {iri: [] for iri in doc.labelled}
+    for t in doc.labels:
+        held.setdefault(t.subject.value, []).append(t)
+    cached = label_source(version)
+
+    def labels(iris) -> list[ox.Triple]:
+        iris = set(iris)
+        mine = sorted(iris.intersection(held))
+        return [t for iri in mine for t in held[iri]] + cached(iris.difference(mine))
+
+    return labels
+
+
 def render_html(doc: documents.Document, version: str, langs: list[str], lang_q: str | None, root: str) -> bytes:
     from . import timeline
 
@@ -155,7 +171,7 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
     ctx = view.context()
     svg = None
     if ctx["kind"] in _TIMELINE_KINDS:
-        events, cut = timeline.events_for(kb.store, doc.subject, ctx["kind"], langs, label_source(version))
+        events, cut = timeline.events_for(kb.store, doc.subject, ctx["kind"], langs, _labels_beside(doc, version))
         if events:
             svg = timeline.render_svg(events, lambda i: view.href(i) or "#", langs,
                                       ui_words(langs)("Timeline of the {n} events of {title}").format(

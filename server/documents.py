@@ -58,6 +58,7 @@ class Document:
     incoming: list[ox.Triple] = field(default_factory=list)   # ?s ?p <subject> (this page)
     via: list[ox.Triple] = field(default_factory=list)        # ?s ?p _:b and _:b's description
     labels: list[ox.Triple] = field(default_factory=list)
+    labelled: set[str] = field(default_factory=set)          # the IRIs whose labels `labels` holds, all of them
     meta: list[ox.Triple] = field(default_factory=list)
     n_out: int = 0
     n_in: int = 0
@@ -203,6 +204,7 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     ask = mentioned.difference(described)
     doc.labels = label_triples(store, ask) if labels is None else labels(ask)
     doc.labels += [t for iri in sorted(mentioned.intersection(described)) for t in described[iri]]
+    doc.labelled = mentioned
     doc.meta = metadata(imap, doc, modified, license_iri)
     return doc
 

@@ -36,7 +36,8 @@ from .sparql.pool import Stopped
 log = logging.getLogger("thb-kb")
 
 DOC_WAIT = 0.25  # seconds a document waits for an idle worker before the serving process builds it
-WORKER_LABEL_CACHE = 20_000  # IRIs in a worker's label cache (it holds the shared labels; most are one-off)
+WORKER_LABEL_CACHE = 10_000  # IRIs in a worker's label cache: the shared ones (predicates, concepts,
+# agencies...); most others are seen once, and every cached label is objects the garbage collector scans
 ENABLED = "kb.docworkers"  # app.extensions flag set by server.wsgi.warm_up
 
 
@@ -106,11 +107,13 @@ def _worker_app(settings: dict[str, Any]) -> Flask:
         from . import create_app
         from .http_common import ext_state
         from .labels import LabelCache
+        from .wsgi import freeze_startup_objects
 
         app = create_app(dict(settings), store=OxigraphStore(Iris(settings["base_iri"])), load_if_empty=False)
         with app.app_context():
             ext_state()["label_cache"] = LabelCache(max_entries=WORKER_LABEL_CACHE)
         _app, _app_settings = app, settings
+        freeze_startup_objects()
     return _app
 
 

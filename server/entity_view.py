@@ -15,7 +15,7 @@ import pyoxigraph as ox
 from kb.namespaces import M8G, PREFIXES, THB
 
 from .documents import Document, is_anon
-from .labels import DESCRIPTION_PROPS, LABEL_PROPS, RDF_TYPE, Vocabulary, label_map, local_name, pick
+from .labels import DESCRIPTION_PROPS, LABEL_PROPS, RDF_TYPE, Vocabulary, local_name, pick, triples_label_map
 from .timeline import format_date
 
 XSD = PREFIXES["xsd"]
@@ -110,10 +110,8 @@ class EntityView:
     def __init__(self, doc: Document, vocab: Vocabulary, imap, langs: list[str], script_root: str, lang_q: str | None):
         self.doc, self.vocab, self.imap, self.langs = doc, vocab, imap, langs
         self.script_root, self.lang_q = script_root, lang_q
-        own = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.head
-               if t.predicate.value in LABEL_PROPS]
-        labels = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.labels]
-        self.labels = label_map([*own, *labels])
+        own = [t for t in doc.head if t.predicate.value in LABEL_PROPS]
+        self.labels = triples_label_map([*own, *doc.labels])
         self.bnodes: dict = {}
         self.anchors: set[str] = set()
         self.title: str | None = None

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
 
-from .labels import label_map, labels_of, local_name, pick
+from .labels import labels_of, local_name, pick, triples_label_map
 
 MAX_EVENTS = 300
 ROW, YEAR_ROW, TOP = 46, 30, 8
@@ -85,7 +85,7 @@ def events_for(store, iri: str, kind: str, langs: list[str], label_source=None) 
     if label_source is None:
         labels = labels_of(store, need)
     else:
-        labels = label_map({"x": t.subject, "p": t.predicate, "l": t.object} for t in label_source(need))
+        labels = triples_label_map(label_source(need))
 
     def lbl(i: str) -> str:
         got = pick(labels.get(i, []), langs)
