@@ -36,8 +36,8 @@ from .sparql.pool import Stopped
 log = logging.getLogger("thb-kb")
 
 DOC_WAIT = 0.25  # seconds a document waits for an idle worker before the serving process builds it
-WORKER_LABEL_CACHE = 10_000  # IRIs in a worker's label cache: the shared ones (predicates, concepts,
-# agencies...); most others are seen once, and every cached label is objects the garbage collector scans
+WORKER_LABEL_CACHE = 50_000  # IRIs in a worker's label cache (half the serving process's: two workers, and
+# every cached label is objects the garbage collector scans)
 ENABLED = "kb.docworkers"  # app.extensions flag set by server.wsgi.warm_up
 
 
@@ -117,6 +117,22 @@ def _worker_app(settings: dict[str, Any]) -> Flask:
     return _app
 
 
+_environs: dict[str, dict] = {}
+
+
+def _context(app: Flask, req: DocRequest):
+    """The context a document is rendered in: the app's, and for HTML (its links are made by `url_for`) a
+    request's under the script root of the client's request (its environ is made once per root)."""
+    if not req.fmt.is_html:
+        return app.app_context()
+    environ = _environs.get(req.root)
+    if environ is None:
+        from werkzeug.test import EnvironBuilder
+
+        environ = _environs[req.root] = EnvironBuilder("/", base_url="http://localhost" + req.root + "/").get_environ()
+    return app.request_context(dict(environ))
+
+
 def run_in_worker(store, job: DocJob):
     """The worker's answer to a document job over `store` (the checkpoint it has open)."""
     from .sparql.streaming import Failed
@@ -126,7 +142,7 @@ def run_in_worker(store, job: DocJob):
         kb = app.extensions["kb"]
         idle_store, kb.store = kb.store, store
         try:
-            with app.test_request_context("/", base_url="http://localhost" + job.request.root + "/"):
+            with _context(app, job.request):
                 return DocAnswer(render_entry(job.request))
         finally:
             kb.store = idle_store
