@@ -95,6 +95,16 @@ _app: Flask | None = None
 _app_settings: dict[str, Any] | None = None
 
 
+def prepare_worker(base_iri: str) -> None:
+    """At the worker's start: its app from the settings of the environment (the serving app's, unless `kb serve`
+    options override some: the first job then makes it again with those)."""
+    from kb import settings as settings_mod
+
+    settings = settings_mod.load()
+    if settings["base_iri"] == base_iri:
+        _worker_app(settings)
+
+
 def _worker_app(settings: dict[str, Any]) -> Flask:
     """The worker's Flask app (made on its first document job, again if the settings differ). It is made
     over an empty in-memory store; each job lends it the checkpoint the worker has open, and takes it back,

@@ -37,10 +37,13 @@ COMPRESSIBLE = ("text/", "application/ld+json", "application/rdf+xml", "applicat
 
 # -- shared state ------------------------------------------------------------------------------------
 def document_weight(value) -> int:
-    """Bytes a cached document entry holds (its bodies), plus a fixed overhead."""
+    """Bytes a cached document entry holds (its bodies, or a fast-path record's headers), plus a fixed
+    overhead."""
     if isinstance(value, tuple):
         return 200 + sum(len(v) for v in value if isinstance(v, (bytes, str)))
-    return 200
+    from .fastpath import route_weight
+
+    return route_weight(value) or 200
 
 
 def kbx():
@@ -61,7 +64,11 @@ def ext_state() -> dict:
 
 def kb_state():
     """(version, last modified) of the KB, in one query."""
-    store = kbx().store
+    return state_of(kbx().store)
+
+
+def state_of(store):
+    """(version, last modified) of the KB in `store` (the embedded store keeps it until the next write)."""
     getter = getattr(store, "_version_and_modified", None)
     if getter is not None:
         return getter()

@@ -20,10 +20,11 @@ from werkzeug.exceptions import HTTPException
 
 from kb.store.base import StoreUnavailable
 
-from . import docrender, docworkers, negotiation
+from . import docrender, docworkers, fastpath, negotiation
 from .docrender import DocRequest
-from .http_common import (LRU, abort_with, check_request, compress, ext_state, finish, finish_packed, http_error,
-                          kb_state, kbx, not_acceptable, not_modified, requested_page, store_down, unexpected)
+from .http_common import (LRU, abort_with, accepts_gzip, check_request, compress, ext_state, finish, finish_packed,
+                          http_error, kb_state, kbx, not_acceptable, not_modified, requested_page, store_down,
+                          unexpected)
 from .iris import IriMap, path_candidates, raw_path
 from .labels import explicit_lang, reader_languages
 from .negotiation import DocFormat
@@ -239,8 +240,12 @@ def document(_path: str):
         cache.put((version, *key), hit)
     data, gzipped, link, content_location, modified = hit
     etag = _etag(version, fmt, page, langs)
-    return finish_packed(None if not_modified(etag, modified) else data, gzipped, fmt, etag=etag,
-                         modified=modified, links=[link], content_location=content_location, vary=vary)
+    if not_modified(etag, modified):
+        data = None
+    else:  # the same request, at this version, can be answered again from this entry (server.fastpath)
+        request.environ[fastpath.NOTE] = (version, (version, *key), gzipped and accepts_gzip())
+    return finish_packed(data, gzipped, fmt, etag=etag, modified=modified, links=[link],
+                         content_location=content_location, vary=vary)
 
 
 def _etag(version: str, fmt: DocFormat, page: int, langs: tuple[str, ...]) -> str:

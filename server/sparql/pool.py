@@ -375,6 +375,10 @@ def worker_main(conn, base_iri: str) -> None:
     import importlib
 
     importlib.import_module("rdflib.plugins.sparql.parser")  # build the grammar before saying ready
+    try:  # and the app that renders documents (server.docworkers), so that the first one does not wait for it
+        importlib.import_module("server.docworkers").prepare_worker(base_iri)
+    except Exception as exc:  # the first document job makes it, or reports what fails
+        log.warning("a worker could not prepare for documents: %s", exc)
 
     from kb.namespaces import Iris
     from kb.store.oxigraph import OxigraphStore
