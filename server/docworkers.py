@@ -35,7 +35,7 @@ from .sparql.pool import Stopped
 
 log = logging.getLogger("thb-kb")
 
-DOC_WAIT = 0.25  # seconds a document waits for an idle worker before the serving process builds it
+DOC_WAIT = 0.1  # seconds a document waits for an idle worker before the serving process builds it
 WORKER_LABEL_CACHE = 50_000  # IRIs in a worker's label cache (half the serving process's: two workers, and
 # every cached label is objects the garbage collector scans)
 ENABLED = "kb.docworkers"  # app.extensions flag set by server.wsgi.warm_up
