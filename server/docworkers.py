@@ -78,6 +78,7 @@ def render(req: DocRequest) -> Rendered | None:
         settings = kbx().settings
         answer = pool.run_doc(DocJob(req, settings, float(settings["query_timeout"])), DOC_WAIT)
         if isinstance(answer, DocAnswer):
+            _count("worker")
             return answer.rendered
         if isinstance(answer, Stopped):  # past the timeout or the memory limit (its worker is replaced)
             limit = (f"took longer than {settings['query_timeout']:g} s" if answer.reason == "timeout" else
@@ -87,7 +88,14 @@ def render(req: DocRequest) -> Rendered | None:
         if answer is not None:  # the worker failed on it: build it here, where any error is reported
             log.warning("a document worker failed on %s (%s); building it in the serving process",
                         req.path, getattr(answer, "message", answer))
+    _count("server")
     return render_entry(req)
+
+
+def _count(where: str) -> None:
+    metrics = current_app.extensions.get("thb-metrics")
+    if metrics is not None:
+        metrics["documents"].labels(where).inc()
 
 
 # -- in the worker process ------------------------------------------------------------------------------
