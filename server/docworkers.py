@@ -12,7 +12,9 @@ the store at the current KB version (a new one after every write): a document jo
   keys come from that version, so they always describe the bytes.
 * The job goes to an idle worker, waiting at most `DOC_WAIT` seconds for one; a document is never queued
   behind SPARQL queries that wait for a worker (it is then built in the serving process), and never waits
-  long: when no worker is free, or the pool has not started, the serving process builds it itself.
+  long: when no worker is free, or the pool has not started, the serving process builds it itself. A
+  document asked for while no other `/doc/` request is in progress is built in the serving process too:
+  its GIL is free, and the round trip would only add to the client's wait.
 * A worker that dies while building (killed, crashed) is replaced, and the document is built in the serving
   process: the request is answered, not lost. A document that takes longer than the query timeout, or more
   memory than `KB_QUERY_MEMORY`, is stopped like a query (503 with a message).
@@ -64,6 +66,9 @@ def enable(app: Flask) -> None:
 
 def _pool():
     if not current_app.extensions.get(ENABLED) or not kbx().settings.get("doc_workers", True):
+        return None
+    front = current_app.extensions.get("kb.fastpath")
+    if front is not None and front.in_flight <= 1:  # a lone request: here, without the round trip
         return None
     endpoint = current_app.extensions.get("sparql")
     if endpoint is None or not endpoint.uses_workers:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
+import threading
+from typing import NamedTuple
 
 NOTE = "thb.doc"  # environ key: (version, cache key, gzipped body sent) set by the document view
 _BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
@@ -36,8 +37,7 @@ _KEY = ("PATH_INFO", "RAW_URI", "REQUEST_URI", "QUERY_STRING", "SCRIPT_NAME", "S
         "wsgi.url_scheme", "HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_ACCEPT_ENCODING")
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):  # a tuple of strings: the garbage collector stops tracking it
     version: str
     doc_key: tuple
     gzipped: bool             # the body sent is the cache's gzip form (else it is decompressed)
@@ -54,10 +54,11 @@ class DocFastPath:
         self.app = app
         self.inner = inner
         self.hits = 0  # requests answered here (for tests; /metrics counts them with the others)
+        self.in_flight = 0  # /doc/ requests being answered now (server.docworkers: is this one alone?)
+        self._lock = threading.Lock()
+        app.extensions["kb.fastpath"] = self
 
     def _key(self, environ) -> tuple | None:
-        if environ.get("REQUEST_METHOD") != "GET" or not environ.get("PATH_INFO", "").startswith("/doc/"):
-            return None
         if any(h in environ for h in _BYPASS):
             return None
         return ("route", *(environ.get(name) for name in _KEY))
@@ -67,9 +68,20 @@ class DocFastPath:
         return None if state is None else state["cache"]
 
     def __call__(self, environ, start_response):
-        key = self._key(environ)
-        if key is None:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or not environ.get("PATH_INFO", "").startswith("/doc/"):
             return self.inner(environ, start_response)
+        with self._lock:
+            self.in_flight += 1
+        try:
+            key = self._key(environ) if environ["REQUEST_METHOD"] == "GET" else None
+            if key is None:
+                return self.inner(environ, start_response)
+            return self._answer(key, environ, start_response)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, key: tuple, environ, start_response):
         started = time.perf_counter()
         cache = self._cache()  # made by the first request
         route: Route | None = cache.get(key) if cache is not None else None

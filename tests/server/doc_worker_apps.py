@@ -95,3 +95,22 @@ def clear_cache(app) -> None:
     state = app.extensions.get("kb.ld")
     if state is not None:
         state["cache"].clear()
+
+
+def another_request_in_flight(app):
+    """As if another /doc/ request were being answered meanwhile (a lone request is built in-process): a
+    context manager."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def busy():
+        front = app.extensions["kb.fastpath"]
+        with front._lock:
+            front.in_flight += 1
+        try:
+            yield
+        finally:
+            with front._lock:
+                front.in_flight -= 1
+
+    return busy()

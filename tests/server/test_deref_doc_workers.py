@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pyoxigraph as ox
 import pytest
 
-from doc_worker_apps import RDFS_LABEL, clear_cache, close, disk_app, wait_idle, without_workers
+from doc_worker_apps import (RDFS_LABEL, another_request_in_flight, clear_cache, close, disk_app, wait_idle,
+                             without_workers)
 from ld_sample_data import AGENCY, BASE, PARENT, sample_store
 
 FORMATS = [("ttl", "text/turtle"), ("html", "text/html"), ("jsonld", "application/ld+json"),
@@ -22,11 +23,34 @@ CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def server(tmp_path_factory):
     app = disk_app(tmp_path_factory.mktemp("docworkers") / "store", sample_store().quads(), page_size=5,
                    query_timeout=4.0)
     yield app
     close(app)
+
+
+@pytest.fixture
+def app(server):
+    """The server while other document requests are in progress (a lone one is built in-process)."""
+    with another_request_in_flight(server):
+        yield server
+
+
+def test_a_lone_request_is_built_in_the_serving_process(server):
+    client = server.test_client()
+    pool = server.extensions["sparql"].pool
+    wait_idle(pool)
+    url = f"/doc/{PARENT[len(BASE) + 3:]}.html"
+    clear_cache(server)
+    before = pool.documents
+    alone = client.get(url)
+    assert alone.status_code == 200 and pool.documents == before
+    clear_cache(server)
+    with another_request_in_flight(server):
+        busy = client.get(url)
+    assert pool.documents == before + 1
+    assert busy.get_data() == alone.get_data()
 
 
 def _paths(app) -> list[str]:

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from doc_worker_apps import HUB, busy_worker, close, disk_app, hub_quads, wait_idle, without_workers
+from doc_worker_apps import (HUB, another_request_in_flight, busy_worker, close, disk_app, hub_quads, wait_idle,
+                             without_workers)
 from ld_sample_data import BASE
 
 N_EVENTS = 12_000  # one document lists them all (a big page): it takes a while to build
@@ -23,7 +24,8 @@ URL = f"/doc/{HUB[len(BASE) + 3:]}.ttl"
 def hub_app(tmp_path_factory):
     app = disk_app(tmp_path_factory.mktemp("docworkers-hub") / "store", hub_quads(N_EVENTS),
                    page_size=2 * N_EVENTS, query_timeout=60.0)
-    yield app
+    with another_request_in_flight(app):  # a lone request would be built in-process
+        yield app
     close(app)
 
 
@@ -31,7 +33,8 @@ def hub_app(tmp_path_factory):
 def impatient_app(tmp_path_factory):
     app = disk_app(tmp_path_factory.mktemp("docworkers-timeout") / "store", hub_quads(N_EVENTS),
                    page_size=2 * N_EVENTS, query_timeout=0.2)
-    yield app
+    with another_request_in_flight(app):
+        yield app
     close(app)
 
 
