@@ -24,7 +24,10 @@ a process that can be killed. Design:
 * A checkpoint that no worker has open and that is not the current one is deleted.
 
 Worker processes also let the server use every core under gunicorn: gunicorn runs one process (the store
-allows one writer) with threads, and the evaluation happens in the workers, outside the GIL.
+allows one writer) with threads, and the evaluation happens in the workers, outside the GIL. For the same
+reason they also build entity documents (`run_doc`: a job answered in one message, see server.docworkers),
+which give way to queries waiting for a worker. The worker's loop is in `pool_worker`, the streaming
+messages in `pool_stream`.
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .execution import Job, Outcome
-from .pool_stream import STOP, _Budget, _Relay, _Sender, _Stopped
-from .streaming import Cancelled, Failed, Stream
+from .pool_stream import _Budget, _Relay, _Stopped
+from .streaming import Failed, Stream
 
 log = logging.getLogger("thb-kb.sparql")
 
@@ -367,69 +370,7 @@ class WorkerPool:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def worker_main(conn, base_iri: str) -> None:
-    """The worker process: open checkpoints read-only, run jobs, send back outcomes."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops the workers
-    import importlib
-
-    importlib.import_module("rdflib.plugins.sparql.parser")  # build the grammar before saying ready
-    try:  # and the app that renders documents (server.docworkers), so that the first one does not wait for it
-        importlib.import_module("server.docworkers").prepare_worker(base_iri)
-    except Exception as exc:  # the first document job makes it, or reports what fails
-        log.warning("a worker could not prepare for documents: %s", exc)
-
-    from kb.namespaces import Iris
-    from kb.store.oxigraph import OxigraphStore
-
-    from .execution import execute
-
-    iris = Iris(base_iri)
-    store, current = None, None
-    conn.send("ready")
-    parent = os.getppid()
-    while True:
-        try:
-            if not conn.poll(5.0):
-                if os.getppid() != parent:
-                    return  # the serving process is gone
-                continue
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        if message == STOP:  # for a stream that had already ended
-            continue
-        job, path = message
-        sender = _Sender(conn)
-        try:
-            try:
-                if path != current:
-                    store = None
-                    store = OxigraphStore(iris, path, read_only=True)
-                    current = path
-            except Exception as exc:  # opening the checkpoint failed
-                current = None
-                sender(Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"}))
-            else:
-                try:
-                    if isinstance(job, Job):
-                        execute(store, job, sender)
-                    else:  # a job that answers in one message (a document: server.docworkers)
-                        sender(job.run_in_worker(store))
-                except Cancelled:
-                    pass
-                except Exception as exc:  # a bug: answer (or cut the stream) rather than die
-                    try:
-                        sender(Failed(f"the query failed: {exc.__class__.__name__}"))
-                    except Cancelled:
-                        pass
-            sender.finish()
-        except (EOFError, OSError):
-            return
-
-
 if __name__ == "__main__":  # a worker process: python -m server.sparql.pool FD BASE_IRI
+    from .pool_worker import worker_main
+
     worker_main(Connection(int(sys.argv[1])), sys.argv[2])
