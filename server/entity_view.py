@@ -72,6 +72,9 @@ SCHEMA_TYPES = {"Action": "Project", "Programme": "FundingScheme", "Convention":
                 "SourceDocument": "CreativeWork", "Place": "Place", "Person": "Person"}
 
 
+_UNSET = object()
+
+
 @dataclass
 class Value:
     text: str
@@ -113,6 +116,7 @@ class EntityView:
         own = [t for t in doc.head if t.predicate.value in LABEL_PROPS]
         self.labels = triples_label_map([*own, *doc.labels])
         self.bnodes: dict = {}
+        self._hrefs: dict[str, str | None] = {}
         self.anchors: set[str] = set()
         self.title: str | None = None
         for t in (*doc.closure, *doc.via):
@@ -129,6 +133,14 @@ class EntityView:
         return None
 
     def href(self, iri: str) -> str | None:
+        """The link of an IRI on this page (its local page, with the reader's ?lang=), remembered: pages show
+        the same things several times (values, incoming links, the timeline)."""
+        known = self._hrefs.get(iri, _UNSET)
+        if known is _UNSET:
+            known = self._hrefs[iri] = self._href(iri)
+        return known
+
+    def _href(self, iri: str) -> str | None:
         local = self.imap.local_url(iri, self.script_root)
         if local is not None:
             if self.lang_q and "#" not in local:

@@ -127,32 +127,37 @@ def render_svg(events: list[Event], href, langs: list[str], title: str) -> Marku
     screens, and on one long line for wide ones; the stylesheet shows the one that fits (media query)."""
     if not events:
         return Markup("")
-    return Markup(_svg(events, href, langs, title, "narrow", 34, 2) + _svg(events, href, langs, title, "wide", 90, 1))
+    rows = [_row(ev, href, langs) for ev in events]  # what both drawings share, escaped once
+    return Markup(_svg(rows, title, "narrow", 34, 2) + _svg(rows, title, "wide", 90, 1))
 
 
-def _svg(events: list[Event], href, langs: list[str], title: str, variant: str, width: int, most: int) -> str:
+def _row(ev: Event, href, langs: list[str]) -> tuple[str, str, str, str, str]:
+    """(year, label, escaped link, escaped full title, escaped date line) of an event."""
+    when = short_date(ev.start, langs)
+    if ev.end and ev.end != ev.start:
+        when += " – " + short_date(ev.end, langs)
+    meta = when + (f" · {ev.kind}" if ev.kind else "")
+    full = f"{ev.label} ({format_date(ev.start, langs)})"
+    return ev.start[:4], ev.label, str(escape(href(ev.iri))), str(escape(full)), str(escape(meta))
+
+
+def _svg(rows: list[tuple[str, str, str, str, str]], title: str, variant: str, width: int, most: int) -> str:
     parts: list[str] = []
     y = TOP
     year = None
     axis_x = 14
-    for ev in events:
-        ev_year = ev.start[:4]
+    for ev_year, label, link, full, meta in rows:
         if ev_year != year:
             year = ev_year
             parts.append(f'<g class="tl-year"><rect x="0" y="{y + 4}" width="46" height="20" rx="10"/>'
                          f'<text x="23" y="{y + 18}" text-anchor="middle">{escape(year)}</text></g>')
             y += YEAR_ROW
-        when = short_date(ev.start, langs)
-        if ev.end and ev.end != ev.start:
-            when += " – " + short_date(ev.end, langs)
-        meta = when + (f" · {ev.kind}" if ev.kind else "")
-        full = f"{ev.label} ({format_date(ev.start, langs)})"
-        lines = _lines(ev.label, width, most)
+        lines = _lines(label, width, most)
         spans = "".join(f'<tspan x="32" dy="{0 if i == 0 else 18}">{escape(line)}</tspan>' for i, line in enumerate(lines))
         parts.append(
-            f'<a href="{escape(href(ev.iri))}"><title>{escape(full)}</title>'
+            f'<a href="{link}"><title>{full}</title>'
             f'<circle cx="{axis_x}" cy="{y + 13}" r="6"/>'
-            f'<text class="tl-date" x="32" y="{y + 16}">{escape(meta)}</text>'
+            f'<text class="tl-date" x="32" y="{y + 16}">{meta}</text>'
             f'<text class="tl-label" x="32" y="{y + 35}">{spans}</text></a>')
         y += ROW + 18 * (len(lines) - 1)
     height = y + TOP
