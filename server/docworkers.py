@@ -32,12 +32,13 @@ from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from .docrender import DocRequest, Rendered, render_entry
-from .http_common import kbx
+from .http_common import kb_state, kbx
 from .sparql.pool import Stopped
 
 log = logging.getLogger("thb-kb")
 
 DOC_WAIT = 0.1  # seconds a document waits for an idle worker before the serving process builds it
+LOCAL_TRIES = 3  # builds of a document in the serving process while writes keep landing (see render_here)
 WORKER_LABEL_CACHE = 50_000  # IRIs in a worker's label cache (half the serving process's: two workers, and
 # every cached label is objects the garbage collector scans)
 ENABLED = "kb.docworkers"  # app.extensions flag set by server.wsgi.warm_up
@@ -94,6 +95,19 @@ def render(req: DocRequest) -> Rendered | None:
             log.warning("a document worker failed on %s (%s); building it in the serving process",
                         req.path, getattr(answer, "message", answer))
     _count("server")
+    return render_here(req)
+
+
+def render_here(req: DocRequest) -> Rendered | None:
+    """The document built in this process, from the live store: its queries each see one committed state,
+    but a write may land between two of them. When the KB version changed meanwhile, the document (which
+    may hold some of both states) is built again, so that what is served, and cached under a version, is
+    that version's."""
+    for _ in range(LOCAL_TRIES - 1):
+        rendered = render_entry(req)
+        if rendered is None or kb_state()[0] == rendered.version:
+            return rendered
+        log.info("the KB changed while %s was built; building it again", req.path)
     return render_entry(req)
 
 

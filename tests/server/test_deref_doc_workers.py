@@ -170,3 +170,30 @@ def test_the_setting_reads_false_from_the_environment():
 
     assert settings.load({}, environ={"KB_DOC_WORKERS": "false"})["doc_workers"] is False
     assert settings.load({}, environ={})["doc_workers"] is True
+
+
+def test_a_document_built_while_a_write_lands_is_built_again(monkeypatch):
+    """A document built in the serving process reads the live store with several queries: when a write lands
+    between them, it is built again, so that the body served and cached under a version is that version's."""
+    from ld_sample_data import sample_app
+    from server import docrender
+
+    app = sample_app(page_size=100)
+    client = app.test_client()
+    store = app.extensions["kb"].store
+    name = "Police nationale (written during a build)"
+    real_build, calls = docrender.documents.build, []
+
+    def build_then_write(*args, **kwargs):
+        doc = real_build(*args, **kwargs)
+        calls.append(store.version())
+        if len(calls) == 1:  # the first build has read the store: a write lands before it is served
+            store.add_to_graph(BASE + "graph/ld-sample", [ox.Triple(ox.NamedNode(PARENT), ox.NamedNode(RDFS_LABEL),
+                                                                    ox.Literal(name, language="fr"))])
+        return doc
+
+    monkeypatch.setattr(docrender.documents, "build", build_then_write)
+    r = client.get(f"/doc/{PARENT[len(BASE) + 3:]}.ttl")
+    assert r.status_code == 200 and len(calls) == 2
+    assert name in r.get_data(as_text=True)
+    assert store.version() in r.headers["ETag"] and calls[0] not in r.headers["ETag"]
