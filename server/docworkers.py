@@ -8,8 +8,10 @@ the store at the current KB version (a new one after every write): a document jo
 * The serving process resolves the path, negotiates the format and answers from its document cache; only a
   document it has not rendered yet becomes a `DocJob` (the `DocRequest` and the app's settings). The worker
   renders it with the same code the serving process would run (`docrender.render_entry`, in a Flask app of its
-  own over the checkpoint), and sends back the bodies, the headers and the KB version it read: ETags and cache
-  keys come from that version, so they always describe the bytes.
+  own over the checkpoint), and sends back the body (gzipped, as the cache keeps it), the headers and the KB
+  version it read: ETags and cache keys come from that version, so they always describe the bytes, and a
+  document never mixes two versions (a checkpoint is one committed state; a document built in the serving
+  process from the live store is built again when a write landed meanwhile).
 * The job goes to an idle worker, waiting at most `DOC_WAIT` seconds for one; a document is never queued
   behind SPARQL queries that wait for a worker (it is then built in the serving process), and never waits
   long: when no worker is free, or the pool has not started, the serving process builds it itself. A
@@ -51,7 +53,7 @@ class DocJob:
     timeout: float
 
     def run_in_worker(self, store):
-        """In the worker process (`server.sparql.pool.worker_main`): the answer, over its checkpoint."""
+        """In the worker process (`server.sparql.pool_worker.worker_main`): the answer, over its checkpoint."""
         return run_in_worker(store, self)
 
 

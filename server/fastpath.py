@@ -22,9 +22,9 @@ read from the document's entry), so KB_CACHE_MB bounds them.
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
-import threading
 from typing import NamedTuple
 
 NOTE = "thb.doc"  # environ key: (version, cache key, gzipped body sent) set by the document view
