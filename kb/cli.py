@@ -33,6 +33,19 @@ def _open(cfg, read_only: bool = False):
 
 store_option = click.option("--store", help="Store location (default: KB_STORE, see `kb settings`).")
 base_option = click.option("--base-iri", help="Canonical base IRI (default: KB_BASE_IRI).")
+contexts_option = click.option("--jsonld-contexts", metavar="FOLDER",
+                               help="Local copies of the JSON-LD contexts the input may name by IRI, listed in "
+                                    "FOLDER/contexts.json (default: KB_JSONLD_CONTEXTS).")
+
+
+def _check_contexts(cfg) -> None:
+    """A KB_JSONLD_CONTEXTS that cannot be used stops the command before it reads any input (exit 2)."""
+    from .jsonld_contexts import ContextConfigError, from_settings
+
+    try:
+        from_settings(cfg)
+    except ContextConfigError as exc:
+        raise click.UsageError(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,8 +179,9 @@ REPORT_FORMATS = ("text", "turtle", "json", "junit", "github", "sarif")  # kb.re
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for an --against SPARQL endpoint.")
 @base_option
+@contexts_option
 def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, input_format, sarif_out, junit_out,
-             timeout, base_iri):
+             timeout, base_iri, jsonld_contexts):
     """Validate RDF files or folders (or - for stdin) against the trusted shapes, with the KB as context.
 
     Exit status: 0 passed, 1 findings at or above --fail-on or unreadable input, 2 could not run.
@@ -176,11 +190,12 @@ def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, i
         raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --changed-since REF")
     from .validate_cmd import Options, run
 
-    cfg = _settings(base_iri=base_iri)
+    cfg = _settings(base_iri=base_iri, jsonld_contexts=jsonld_contexts)
+    _check_contexts(cfg)
     sys.exit(run(Options(paths=list(paths), fmt=fmt, output=output, sarif=sarif_out, junit=junit_out,
                          fail_on=fail_on, against=against, qc=qc, changed_since=changed_since,
                          input_format=input_format, timeout=timeout, base_iri=cfg["base_iri"],
-                         context=list(context))))
+                         context=list(context), jsonld_contexts=cfg["jsonld_contexts"])))
 
 
 @cli.command("import")
@@ -195,11 +210,13 @@ def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, i
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
 @click.option("--progress", "always_progress", is_flag=True,
               help="Show every progress message, even when stderr is not a terminal and the import is short.")
-def import_cmd(paths, store, base_iri, graph, mode, fmt, dry_run, quiet, always_progress):
+@contexts_option
+def import_cmd(paths, store, base_iri, graph, mode, fmt, dry_run, quiet, always_progress, jsonld_contexts):
     """Import RDF files: validated, atomic, recorded (exit 0 imported, 1 rejected, 2 could not run)."""
     from .import_cmd import run
 
-    cfg = _settings(store=store, base_iri=base_iri)
+    cfg = _settings(store=store, base_iri=base_iri, jsonld_contexts=jsonld_contexts)
+    _check_contexts(cfg)
     sys.exit(run(cfg, list(paths), graph=graph, mode=mode, fmt=fmt, dry_run=dry_run, quiet=quiet,
                  always_progress=always_progress))
 

@@ -21,71 +21,15 @@ from typing import Callable, Sequence
 
 import pyoxigraph as ox
 
-from . import batchcheck, provenance, rdfio, skolem
+from . import batchcheck, history, jsonld_contexts, provenance, rdfio, skolem
 from .batchcheck import Change, ValidationTimeout
 from .progress import step
 from .store import Store, StoreError
+from .import_errors import (ImportFailed, Invalid, ParseFailed, ReservedGraph, StoreFailed,  # noqa: F401
+                            TooLarge, UnsupportedFormat, ValidationTimedOut, WriterBusy)
 from .validation import Report
 
 MODES = ("replace", "merge")
-
-
-class ImportFailed(Exception):
-    """An import that was refused; `status` is the HTTP status, `exit_code` the CLI's."""
-
-    status = 400
-    exit_code = 1
-    kind = "rejected"
-
-    def __init__(self, message: str, *, report: Report | None = None, source: str | None = None,
-                 line: int | None = None, column: int | None = None):
-        super().__init__(message)
-        self.message, self.report, self.source, self.line, self.column = message, report, source, line, column
-
-    def as_dict(self) -> dict:
-        d = {"error": self.kind, "status": self.status, "message": self.message}
-        if self.source:
-            d["source"] = self.source
-        if self.line is not None:
-            d["line"], d["column"] = self.line, self.column
-        if self.report is not None:
-            d["conforms"] = not self.report.fails("violation")
-            d["results"] = [{k: v for k, v in r.as_dict().items() if k in
-                             ("focus", "path", "value", "message", "severity", "shape", "constraint")}
-                            for r in self.report.results]
-        return d
-
-
-class ParseFailed(ImportFailed):
-    status, kind = 400, "parse-error"
-
-
-class TooLarge(ImportFailed):
-    status, kind = 413, "too-large"
-
-
-class UnsupportedFormat(ImportFailed):
-    status, kind = 415, "unsupported-media-type"
-
-
-class Invalid(ImportFailed):
-    status, kind = 422, "invalid"
-
-
-class ValidationTimedOut(ImportFailed):
-    status, kind, exit_code = 503, "validation-timeout", 2
-
-
-class WriterBusy(ImportFailed):
-    status, kind, exit_code = 409, "busy", 2
-
-
-class ReservedGraph(ImportFailed):
-    status, kind = 403, "reserved-graph"
-
-
-class StoreFailed(ImportFailed):
-    status, kind, exit_code = 503, "store-error", 2
 
 
 @dataclass
@@ -164,12 +108,14 @@ class _Held:
 
 # --- the pipeline ------------------------------------------------------------------------------------
 
-def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = None) -> list[ox.Triple]:
-    """Size check and safe parse; graph names in quad formats are ignored (the target graph decides)."""
+def parse_source(src: Source, *, max_bytes: int | None, base_iri: str | None = None,
+                 contexts: "jsonld_contexts.Library | None" = None) -> list[ox.Triple]:
+    """Size check and safe parse; graph names in quad formats are ignored (the target graph decides).
+    `contexts`: the JSON-LD contexts the source may name by IRI (default: thb-kb's own)."""
     if max_bytes is not None and len(src.data) > max_bytes:
         raise TooLarge(f"{src.name}: {len(src.data)} bytes is over the limit of {max_bytes} bytes", source=src.name)
     try:
-        quads = rdfio.parse_quads(src.data, src.fmt, base_iri=base_iri, source=src.name)
+        quads = rdfio.parse_quads(src.data, src.fmt, base_iri=base_iri, source=src.name, contexts=contexts)
     except rdfio.ParseError as exc:
         raise ParseFailed(str(exc), source=src.name, line=exc.line, column=exc.column) from None
     except RecursionError:
@@ -262,7 +208,8 @@ class Importer:
         for i, src in enumerate(sources):
             target = graph or self.default_graph_for(src.name)
             step(say, i, len(sources), "parse", f"parsing {src.name} ({len(src.data)} bytes, {src.fmt.name})")
-            triples = parse_source(src, max_bytes=max_bytes, base_iri=base_iri)
+            triples = parse_source(src, max_bytes=max_bytes, base_iri=base_iri,
+                                   contexts=jsonld_contexts.from_settings(self.settings))
             step(say, i + 1, len(sources), "parse", f"parsed {len(triples)} triples from {src.name}")
             plan.setdefault(target, []).extend(triples)
         for target in plan:
@@ -305,6 +252,8 @@ class Importer:
                       validate) -> Result:
         change = Change()
         existed = []
+        diffs: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # replace: target -> (removed, added)
+        whole: dict[str, tuple[list[ox.Triple], list[ox.Triple]]] = {}  # the same, of graphs with blank nodes
         for target, triples in graphs.items():
             new = set(triples)
             if mode == "merge":
@@ -318,16 +267,25 @@ class Importer:
                     existed.append(target)
             if mode == "replace":
                 change.replaced.add(target)
-                change.removed += [t for t in old if t not in new]
-                change.added += [t for t in new if t not in old]
+                removed = [t for t in old if t not in new]
+                added = [t for t in new if t not in old]
+                change.removed += removed
+                change.added += added
                 change.new[target] = list(new)
+                if not _has_blank(old) and not _has_blank(new):
+                    diffs[target] = (removed, added)
+                else:  # written whole; its history keeps the statements without blank nodes
+                    whole[target] = ([t for t in removed if not _has_blank((t,))],
+                                     [t for t in added if not _has_blank((t,))])
             else:
                 added = [t for t in new if t not in old]
                 change.added += added
                 change.new[target] = added
+        dropped: dict[str, list[ox.Triple]] = {}
         for target in drop:
             change.replaced.add(target)
-            change.removed += list(self.store.triples(target))
+            dropped[target] = list(self.store.triples(target))
+            change.removed += dropped[target]
         report = None
         if validate:
             say(f"validating {len(change.added)} new and {len(change.removed)} removed triple(s) "
@@ -354,25 +312,68 @@ class Importer:
             mode=result.mode, graphs=result.graphs, added=result.added, removed=result.removed,
             outcome=_outcome(report), sources=[_source_info(s) for s in sources])
         insert: list[ox.Quad] = []
+        delete: list[ox.Quad] = []
         if mode == "replace":
-            drops = list(graphs) + list(drop)
+            # a graph without blank nodes is replaced by its difference (an unchanged re-import writes nothing
+            # but its record; a new graph is a pure insert, which the embedded store bulk-loads); graphs with
+            # blank nodes (ontology, shapes) are dropped and written again whole
+            drops = [g for g in graphs if g not in diffs] + list(drop)
             for target, triples in graphs.items():
                 g = ox.NamedNode(target)
-                insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
+                removed, added = diffs.get(target, ((), triples))
+                insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in added]
+                delete += [ox.Quad(t.subject, t.predicate, t.object, g) for t in removed]
         else:
             drops = list(drop)
             for target in graphs:
                 g = ox.NamedNode(target)
                 insert += [ox.Quad(t.subject, t.predicate, t.object, g) for t in change.new[target]]
         insert += record.quads(self.iris)
+        records = self._history(record.import_id, mode, graphs, {**diffs, **whole}, change, existed, dropped,
+                                [q.triple for q in record.quads(self.iris)])
         step(say, 0, 1, "write", f"writing {len(insert)} quad(s) in one transaction")
         try:
-            result.version = self.store.apply(drop=drops, insert=insert, progress=say)
+            result.version = self.store.apply(drop=drops, insert=insert, delete=delete, progress=say,
+                                              history=records)
         except StoreError as exc:
             raise StoreFailed(f"the store refused the write, nothing was changed: {exc}") from None
         result.record = record.iri(self.iris)
         step(say, 1, 1, "write", f"committed: +{result.added} -{result.removed} triple(s); record {result.record}")
         return result
+
+    def _history(self, import_id, mode, graphs, diffs, change, existed, dropped, provenance_triples) -> list[ox.Triple]:
+        """kb.history records of this write: what it added to and removed from graphs that held triples
+        before, and which graphs it created (of graphs with blank nodes, written whole, the statements
+        without blank nodes); its own provenance record counts as added to the metadata graph (so an import
+        record has a version)."""
+        added: dict[str, list[ox.Triple]] = {}
+        removed: dict[str, list[ox.Triple]] = {}
+        created: list[str] = []
+        meta = self.iris.meta_graph
+        if self.store.has_graph(meta):
+            added[meta] = provenance_triples
+        else:
+            created.append(meta)
+        for target in graphs:
+            if mode == "replace":
+                if target not in diffs:
+                    continue
+                gone, new = diffs[target]
+            else:
+                gone, new = [], change.new[target]
+            if target not in existed:
+                if new:
+                    created.append(target)
+                continue
+            if new:
+                added[target] = new
+            if gone:
+                removed[target] = gone
+        for target, triples in dropped.items():
+            kept = [t for t in triples if not _has_blank((t,))]
+            if kept:
+                removed[target] = kept
+        return history.records(self.iris.base, import_id, added=added, removed=removed, created=created)
 
     def _present(self, graph: str, triples: set[ox.Triple]) -> set[ox.Triple]:
         """The triples of `triples` that `graph` holds already (SPARQL VALUES look-ups, 500 at a time)."""
@@ -394,6 +395,10 @@ class Importer:
         if graph in self.reserved():
             raise ReservedGraph(f"{graph} is reserved (metadata, ontology, shapes) and cannot be dropped")
         return self.write({}, mode="replace", drop=[graph], agent=agent)
+
+
+def _has_blank(triples) -> bool:
+    return any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode) for t in triples)
 
 
 def _user() -> str:

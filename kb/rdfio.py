@@ -2,7 +2,10 @@
 
 Parsing uses pyoxigraph: it is fast, reports line and column, and never dereferences a JSON-LD context.
 Nothing here ever opens a URL: sources are bytes or local files. XML with a DTD is refused before parsing
-(entity expansion), and JSON-LD documents naming a remote or file: context are refused with a message.
+(entity expansion). A JSON-LD document may name a context by IRI only when the IRI is on the allow-list of
+local copies (kb.jsonld_contexts: thb-kb's own context, the publisher's KB_JSONLD_CONTEXTS); the copy is
+inlined before parsing (kb.jsonld_inline). Any other remote context, file: context or relative reference is
+refused with a message.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, TYPE_CHECKING, Iterable
 
 import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.term import Node
+
+if TYPE_CHECKING:
+    from .jsonld_contexts import Library
 
 
 @dataclass(frozen=True)
@@ -83,33 +89,23 @@ def format_for(name: str | None = None, *, filename: str | None = None, media_ty
 
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _POSITION = re.compile(r"line (\d+)(?:,? (?:between )?columns? (\d+))?|(\d+):(\d+)")
-MAX_JSON_DEPTH = 64
 
 
-def _check_jsonld(data: bytes, source: str | None) -> None:
+def _jsonld(data: bytes, source: str | None, contexts: "Library | None") -> bytes:
+    """Check the JSON (line and column of a syntax error), then inline the contexts it names by IRI from their
+    local copies (kb.jsonld_inline): what pyoxigraph parses names no context it would have to load."""
     try:
-        doc = json.loads(data)
+        json.loads(data)
     except (ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         col = getattr(exc, "colno", None)
         raise ParseError(f"invalid JSON: {getattr(exc, 'msg', exc)}", source=source, line=line, column=col) from None
+    from . import jsonld_contexts, jsonld_inline
 
-    def walk(node, depth: int) -> None:
-        if depth > MAX_JSON_DEPTH:
-            raise ParseError(f"JSON-LD nested deeper than {MAX_JSON_DEPTH} levels", source=source)
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("@context", "@import"):
-                    for ctx in value if isinstance(value, list) else [value]:
-                        if isinstance(ctx, str):
-                            raise ParseError(f"remote JSON-LD context {ctx!r} refused: inline the context instead",
-                                             source=source)
-                walk(value, depth + 1)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, depth + 1)
-
-    walk(doc, 0)
+    try:
+        return jsonld_inline.inline(data, contexts if contexts is not None else jsonld_contexts.default_library())
+    except jsonld_inline.Refused as exc:
+        raise ParseError(str(exc), source=source) from None
 
 
 def _position(message: str) -> tuple[int | None, int | None]:
@@ -121,12 +117,16 @@ def _position(message: str) -> tuple[int | None, int | None]:
     return int(m.group(3)), int(m.group(4))
 
 
-def parse_quads(data: bytes, fmt: RdfFormatInfo, *, base_iri: str | None = None, source: str | None = None) -> list[ox.Quad]:
-    """Parse bytes into pyoxigraph quads, safely. Raises ParseError with position."""
+def parse_quads(data: bytes, fmt: RdfFormatInfo, *, base_iri: str | None = None, source: str | None = None,
+                contexts: "Library | None" = None) -> list[ox.Quad]:
+    """Parse bytes into pyoxigraph quads, safely. Raises ParseError with position.
+
+    `contexts`: the JSON-LD contexts a document may name by IRI (kb.jsonld_contexts.from_settings); default:
+    thb-kb's own context under the default base only."""
     if fmt.name == "rdfxml" and _DOCTYPE.search(data[:65536] if len(data) > 65536 else data):
         raise ParseError("XML with a DOCTYPE or ENTITY declaration is refused (entity expansion)", source=source)
     if fmt.name == "jsonld":
-        _check_jsonld(data, source)
+        data = _jsonld(data, source, contexts)
     try:
         return list(ox.parse(data, fmt.ox, base_iri=base_iri))
     except SyntaxError as exc:
@@ -138,10 +138,11 @@ def parse_quads(data: bytes, fmt: RdfFormatInfo, *, base_iri: str | None = None,
         raise ParseError(str(exc) or exc.__class__.__name__, source=source) from None
 
 
-def read_file(path: str | Path, fmt: RdfFormatInfo | None = None, *, base_iri: str | None = None) -> list[ox.Quad]:
+def read_file(path: str | Path, fmt: RdfFormatInfo | None = None, *, base_iri: str | None = None,
+              contexts: "Library | None" = None) -> list[ox.Quad]:
     path = Path(path)
     fmt = fmt or format_for(filename=path.name)
-    return parse_quads(path.read_bytes(), fmt, base_iri=base_iri, source=str(path))
+    return parse_quads(path.read_bytes(), fmt, base_iri=base_iri, source=str(path), contexts=contexts)
 
 
 # --- term conversion ---------------------------------------------------------------------------------

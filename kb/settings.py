@@ -65,6 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_memory", 2048, "Maximum memory (MiB) of one SPARQL query worker over the on-disk store; a query that needs more is stopped (503). 0: no limit.", int),
     Setting("max_body", 10 * 1024 * 1024, "Maximum request body in bytes (413 beyond).", int),
     Setting("max_import", 256 * 1024 * 1024, "Maximum size in bytes of one imported file.", int),
+    Setting("jsonld_contexts", None, "Folder of local copies of the JSON-LD contexts that imported or validated JSON-LD may name by IRI, with an index `contexts.json` mapping each context IRI to its file (`{\"https://schema.org/\": \"schemaorg.jsonld\"}`). thb-kb's own context (`{base}context.jsonld`) is always allowed; any other named context is refused, never fetched."),
     Setting("validation_timeout", 120.0, "Maximum seconds the SHACL validation of one import may take (it runs in a worker process that is killed then; 0: no limit, validation runs in-process).", float),
     Setting("write_lock_timeout", 30.0, "Seconds an import waits for the single writer slot before giving up (HTTP 409).", float),
     Setting("rate_limit", 120, "SPARQL requests per minute per client address (0 disables; 429 with Retry-After beyond).", int),

@@ -48,6 +48,7 @@ class Options:
     timeout: float = 30.0
     base_iri: str = "https://w3id.org/thb-kb/"
     context: list[str] = field(default_factory=list)
+    jsonld_contexts: str | None = None  # KB_JSONLD_CONTEXTS: local copies of the JSON-LD contexts inputs may name
 
 
 def _shacl(store: ox.Store):
@@ -108,7 +109,13 @@ def _run(opts: Options) -> int:
     except (FileNotFoundError, rdfio.ParseError) as exc:
         raise CannotRun(f"the trusted shapes or ontology cannot be loaded: {exc}") from None
 
-    inputs, extra_context = _gather(opts, input_format)
+    from .jsonld_contexts import ContextConfigError, library
+
+    try:
+        contexts = library(opts.base_iri, opts.jsonld_contexts)
+    except ContextConfigError as exc:
+        raise CannotRun(str(exc)) from None
+    inputs, extra_context = _gather(opts, input_format, contexts)
 
     origins = Origins(inputs)  # where every node of the data comes from, for the filter and for file/line
     data_quads = [q for inp in inputs for q in inp.quads]
@@ -161,7 +168,7 @@ def _run(opts: Options) -> int:
     return 0 if report.passed else 1
 
 
-def _gather(opts: Options, input_format) -> tuple[list, list[Path]]:
+def _gather(opts: Options, input_format, contexts=None) -> tuple[list, list[Path]]:
     """The inputs, each read and parsed, and the extra context files (--context; with --changed-since, the
     unchanged files)."""
     extra_context: list[Path] = []
@@ -181,7 +188,7 @@ def _gather(opts: Options, input_format) -> tuple[list, list[Path]]:
         if not inputs:
             raise CannotRun(f"no RDF files ({', '.join(FOLDER_SUFFIXES)}) in {' '.join(opts.paths)}")
     for i, inp in enumerate(inputs):
-        read(inp, i)
+        read(inp, i, contexts=contexts)
     return inputs, extra_context
 
 

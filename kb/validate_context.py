@@ -83,10 +83,10 @@ def _remote_rows(url: str, iris: list[str], timeout: float) -> list[ox.Quad]:
     return rows
 
 
-def _load_files(files: list[Path], store: ox.Store) -> None:
+def _load_files(files: list[Path], store: ox.Store, contexts=None) -> None:
     for f in files:
         try:
-            store.extend([ox.Quad(q.subject, q.predicate, q.object) for q in rdfio.read_file(f)
+            store.extend([ox.Quad(q.subject, q.predicate, q.object) for q in rdfio.read_file(f, contexts=contexts)
                           if not isinstance(q.subject, ox.BlankNode)])
         except (rdfio.ParseError, ValueError, OSError) as exc:
             click.echo(f"note: context file {f} skipped: {exc}", err=True)
@@ -116,7 +116,9 @@ def fetch_context(opts: Options, iris: list[str], validated: set[Path], extra: l
     else:
         files += [p for p in kb_paths.data_files() if p.resolve() not in validated]
     if files and iris:
+        from .jsonld_contexts import library
+
         scratch = ox.Store()
-        _load_files(files, scratch)
+        _load_files(files, scratch, library(opts.base_iri, opts.jsonld_contexts))
         rows += _local_rows(scratch, iris)
     return rows

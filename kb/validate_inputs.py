@@ -95,8 +95,9 @@ def collect(paths: list[str], input_format: rdfio.RdfFormatInfo | None) -> list[
     return inputs
 
 
-def read(inp: Input, index: int) -> None:
-    """Read and parse one input; on failure set `problem` (and line/column) instead of raising."""
+def read(inp: Input, index: int, *, contexts=None) -> None:
+    """Read and parse one input; on failure set `problem` (and line/column) instead of raising. `contexts`: the
+    JSON-LD contexts it may name by IRI (kb.jsonld_contexts; default: thb-kb's own)."""
     if inp.problem:
         return
     try:
@@ -123,7 +124,7 @@ def read(inp: Input, index: int) -> None:
                            f"binary, or saved in another encoding; {fmt.name} must be UTF-8")
             return
     try:
-        quads = rdfio.parse_quads(inp.data, fmt)
+        quads = rdfio.parse_quads(inp.data, fmt, contexts=contexts)
     except rdfio.ParseError as exc:
         inp.problem = f"does not parse as {fmt.name}: {exc.message}"
         inp.line, inp.column = exc.line, exc.column

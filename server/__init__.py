@@ -27,10 +27,12 @@ BLUEPRINTS = (
     "server.metrics",
     "server.sparql.protocol",
     "server.resources",
+    "server.memento",
     "server.pages",
     "server.vocab",
     "server.graphs",
     "server.changes",
+    "server.contexts",
 )
 
 

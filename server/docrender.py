@@ -18,6 +18,7 @@ from flask import render_template
 from kb.namespaces import THB
 
 from . import documents, negotiation
+from . import memento as memento_mod
 from .entity_view import SCHEMA_TYPES, EntityView, ui_words
 from .http_common import (LRU, alternate_links, ext_state, kb_state, kbx, label_source, pack, serialize,
                           vocabulary)
@@ -100,6 +101,7 @@ def links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None,
     out.append(f'<{imap.thing_iri(path)}>; rel="describes"')
     out.append(f'<{imap.doc_iri(path)}>; rel="cite-as"')
     out += type_links(imap.thing_iri(path), version, types)
+    out += memento_mod.document_links(imap, path, root)
     if settings.get("license"):
         out.append(f'<{settings["license"]}>; rel="license"')
     if pages and pages > 1:
@@ -161,24 +163,34 @@ def _labels_beside(doc: documents.Document, version: str):
     return labels
 
 
-def render_html(doc: documents.Document, version: str, langs: list[str], lang_q: str | None, root: str) -> bytes:
+def render_html(doc: documents.Document, version: str, langs: list[str], lang_q: str | None, root: str, *,
+                store=None, memento: dict | None = None) -> bytes:
+    """The HTML page of a document; `store` is the store it was built from (a memento's own: server.memento),
+    `memento` the version it shows (when, its TimeMap, the current document)."""
     from . import timeline
 
     kb = kbx()
+    store = kb.store if store is None else store
     imap: IriMap = ext_state()["imap"]
     vocab = vocabulary(version)
     view = EntityView(doc, vocab, imap, langs, root, lang_q)
     ctx = view.context()
     svg = None
     if ctx["kind"] in _TIMELINE_KINDS:
-        events, cut = timeline.events_for(kb.store, doc.subject, ctx["kind"], langs, _labels_beside(doc, version))
+        events, cut = timeline.events_for(store, doc.subject, ctx["kind"], langs, _labels_beside(doc, version))
         if events:
             svg = timeline.render_svg(events, lambda i: view.href(i) or "#", langs,
                                       ui_words(langs)("Timeline of the {n} events of {title}").format(
                                           n=len(events), title=ctx["title"]))
             ctx["timeline_cut"] = cut
-    alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.DOC_FORMATS]
-    ctx["graphs"] = [(g, imap.local_url(g, root), n) for g, n in _graphs_of(kb.store, doc.subject)]
+    if memento:
+        alternates = [(f, memento_mod.memento_url(memento["import_id"], doc.path, f.suffix, root))
+                      for f in negotiation.FORMATS]
+    else:
+        alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.DOC_FORMATS]
+    ctx["graphs"] = [(g, imap.local_url(g, root), n) for g, n in _graphs_of(store, doc.subject)]
+    ctx["memento"] = memento
+    ctx["timemap"] = memento_mod.timemap_url(doc.path, root)
     page_url = lambda k: imap.doc_url(doc.path, None, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
     here = page_url(doc.page)
     sep = "&" if "?" in here else "?"
@@ -186,6 +198,6 @@ def render_html(doc: documents.Document, version: str, langs: list[str], lang_q:
                         for code, name in READING_LANGUAGES]
     html = render_template("resource.html", doc=doc, lang=langs[0] if langs else "en", alternates=alternates,
                            t=ui_words(langs),
-                           canonical=imap.doc_iri(doc.path, page=doc.page),
+                           canonical=memento["iri"] if memento else imap.doc_iri(doc.path, page=doc.page),
                            timeline=svg, page_url=page_url, **ctx)
     return html.encode("utf-8")

@@ -24,6 +24,10 @@ _D, _S, _O = PREFIXES["dct"], PREFIXES["schema"], PREFIXES["org"]
 
 # The page's own words in French (the languages the ontology labels are in: en, fr).
 UI_FR = {"Identifier: ": "Identifiant : ", "Timeline": "Chronologie",
+         "This is an earlier version of this description, as it was on":
+             "Ceci est une version antérieure de cette description, telle qu'elle était le",
+         "See the current version": "Voir la version actuelle", "All versions": "Toutes les versions",
+         "Earlier versions of this description": "Versions antérieures de cette description",
          "Only the first events are drawn.": "Seuls les premiers événements sont dessinés.",
          "Referred to by": "Mentionné par", "Pages of this description": "Pages de cette description",
          "Where these statements come from": "Provenance de ces déclarations", "statement": "déclaration",

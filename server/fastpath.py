@@ -14,7 +14,8 @@ GIL, and it is the server's narrowest point. This WSGI middleware sits in front 
   headers and the same body (the gzip form, or decompressed, as the first one got): the same bytes. It is
   counted in `/metrics` like the others.
 * Anything else goes through Flask: other paths and methods, conditional requests (`If-None-Match`,
-  `If-Modified-Since`, ...) and ranges, another KB version (every write), a body that has left the cache.
+  `If-Modified-Since`, ...), ranges and Memento requests (`Accept-Datetime`: the document is its own
+  TimeGate), another KB version (every write), a body that has left the cache.
 
 The records are kept in the document cache itself (weighed by their headers; the Link header, the longest, is
 read from the document's entry), so KB_CACHE_MB bounds them.
@@ -29,7 +30,7 @@ from typing import NamedTuple
 
 NOTE = "thb.doc"  # environ key: (version, cache key, gzipped body sent) set by the document view
 _BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
-           "HTTP_IF_RANGE", "HTTP_RANGE")
+           "HTTP_IF_RANGE", "HTTP_RANGE", "HTTP_ACCEPT_DATETIME")  # the last: a Memento TimeGate request
 ENDPOINT = "/doc/<path:_path>"
 # what a document response depends on: the path as routed and as sent (escapes are significant: server.iris),
 # the query, where the app is mounted, and the headers the response varies on

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from kb.store.base import StoreUnavailable
 
 from . import docrender, docworkers, fastpath, negotiation
+from . import memento as memento_mod
 from .docrender import DocRequest
 from .http_common import (LRU, abort_with, accepts_gzip, check_request, compress, ext_state, finish, finish_packed,
                           http_error, kb_state, kbx, not_acceptable, not_modified, requested_page, store_down,
@@ -204,6 +205,8 @@ def document(_path: str):
     imap: IriMap = state["imap"]
     cache: LRU = state["cache"]
     raw = _rest(b"/doc/")
+    if "Accept-Datetime" in request.headers:  # the document is its own Memento TimeGate (also once deleted)
+        return memento_mod.timegate(raw)
     page = requested_page()
     version, modified = kb_state()
     resolved = cache.get(("resolve", version, raw))
@@ -223,6 +226,7 @@ def document(_path: str):
     langs = tuple(reader_languages(request)) if fmt.is_html else ()
     lang_q = explicit_lang(request) if fmt.is_html else None
     vary = ("Accept, Accept-Language" if negotiated else "Accept-Language") if fmt.is_html else "Accept"
+    vary += ", Accept-Datetime"
     key = (path, fmt.name, page, langs, root, lang_q, negotiated)
     hit = cache.get((version, *key))
     if hit is None:

@@ -114,11 +114,16 @@ class Store(ABC):
     # -- writes -----------------------------------------------------------------------------------
     @abstractmethod
     def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
-              progress: Callable[[str], None] | None = None) -> str:
-        """One atomic write: drop graphs, delete quads, insert quads, bump the version. Returns the new version.
+              progress: Callable[[str], None] | None = None, history: Iterable[ox.Triple] = ()) -> str:
+        """One atomic write: drop graphs, delete quads, insert quads, add history records (kb.history) to the
+        hidden history area, bump the version. Returns the new version.
 
         `progress`, if given, receives short messages while a bulk write goes on (the remote store writes
         large inserts in chunks to a staging graph first); readers never see a half-done write."""
+
+    @abstractmethod
+    def history_records(self, nodes: Iterable[str]) -> list[ox.Triple]:
+        """The history records (kb.history) whose subject or object is one of the IRIs `nodes`."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, meta: Iterable[ox.Quad] = ()) -> str:
         g = ox.NamedNode(graph)

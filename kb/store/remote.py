@@ -8,9 +8,12 @@ How the KB lives on a shared engine:
   dataset of their own get the registered graphs as `default-graph-uri` and `named-graph-uri` (SPARQL 1.1
   Protocol), so the default graph is the union of the KB's graphs, exactly as on the embedded store, and an
   engine's own graphs (Virtuoso's system graphs `virtrdf#`, `ldp#`, ...; other applications' data) never
-  appear in results. This costs one small extra request per query; it is what keeps several app servers in
-  agreement without any cache of their own. (On Virtuoso the union can instead be "all graphs but the others", by
-  its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans slow at scale.)
+  appear in results. The registered graphs are read with the KB version in one small request (`snapshot`)
+  that goes beside each query, at the same time (`_run`): the query is sent with the graphs read last and
+  sent again if the registry changed, so several app servers agree without any state of their own that
+  could go stale, and no round trip waits before a query. (On Virtuoso the union can instead be "all graphs
+  but the others", by its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans
+  slow at scale.)
 - Writes are one SPARQL Update request: DROP, DELETE DATA, INSERT DATA, the registry and the version triple
   together. A bulk write (more than `CHUNK` triples) is first written in chunks into staging slots
   `{base}store/staging/0..7` (fixed names, never part of the KB's dataset), and then moved into place by ONE
@@ -22,36 +25,66 @@ How the KB lives on a shared engine:
   operation fails it does NOT roll back the operations before it: so the committing request holds only
   operations that cannot fail at run time. See docs/deploy.md for what other engines guarantee.
 
-Requests are built by SPARQLWrapper (query form detection, protocol parameters, Accept headers) and sent over
-a pooled `requests` session (keep-alive; SPARQLWrapper alone opens a new connection for every request and
-installs a process-wide urllib opener for digest authentication). Results are parsed by pyoxigraph, so
-callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as from the embedded store.
+Requests are described by SPARQLWrapper (protocol parameters, Accept headers) and sent by `remote_send`:
+queries over a pool of keep-alive `http.client` connections (`remote_http`), writes and anything that needs
+authentication or a proxy over a pooled `requests` session (SPARQLWrapper alone opens a new connection for
+every request and installs a process-wide urllib opener for digest authentication). Results are parsed by
+pyoxigraph, so callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as from the
+embedded store.
 
-Modules: this one (connection, reads), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
+Modules: this one (connection, reads), `remote_send` (requests and answers on the wire), `remote_http` (the
+connection pool), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
 """
 
+import datetime as dt
+import hashlib
 import os
 import threading
-import time
+import urllib.parse
 import uuid
 import weakref
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import pyoxigraph as ox
-import requests
-from requests.auth import HTTPBasicAuth, HTTPDigestAuth
-from SPARQLWrapper import JSON, POST, POSTDIRECTLY, SPARQLWrapper, N3
+from requests.auth import HTTPDigestAuth
+from SPARQLWrapper import JSON, N3, XML
 
 from ..namespaces import Iris
-from .base import MODIFIED, VERSION, QueryTimeout, Store, StoreError, StoreUnavailable
+from . import remote_http
+from .base import MODIFIED, VERSION, Store, StoreError
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
-    CHUNK, GRACE, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params,
-    _datetime, _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection,
-    has_dataset_clause, names_a_graph, query_form)
+    CHUNK, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params, _datetime,
+    _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection, has_dataset_clause,
+    names_a_graph, query_form)
+from ..history import history_graph
+from .remote_send import Pending, RemoteSending
 from .remote_writes import RemoteWrites
 
 
-class RemoteStore(RemoteWrites, Store):
+class Snapshot(NamedTuple):
+    """What one request reads of the KB's state: its version, last modification and graphs."""
+
+    version: str
+    modified: dt.datetime
+    graphs: list[str]
+
+    @property
+    def state(self) -> str:
+        """The version and the graphs in one token: a graph registered by hand changes the KB's answers
+        without a new version, and must not let an answer of the KB before it be served after it."""
+        digest = hashlib.sha256("\n".join(self.graphs).encode("utf-8")).hexdigest()[:16]
+        return f"{self.version}/{digest}"
+
+
+class Answer(NamedTuple):
+    """A query's result for the SPARQL endpoint, with what the endpoint needs to know about it."""
+
+    result: Any  # QuerySolutions, QueryBoolean or QueryTriples
+    rows: int | None  # the number of solutions of a SELECT (counted when the answer was checked)
+    state: str | None  # the KB state (Snapshot.state) the answer belongs to; None when not certain (never cached)
+
+
+class RemoteStore(RemoteSending, RemoteWrites, Store):
     generic = False  # True: never use an engine's own dialect (the tests run the SPARQL 1.1 path on Virtuoso)
     # Virtuoso's graph-exclusion pragmas for the union (no registry request per query) are off: with the 14
     # graphs a KB's store holds besides its own, Virtuoso 7.2.5 plans joins 10 to 40 times slower at 1M
@@ -68,12 +101,16 @@ class RemoteStore(RemoteWrites, Store):
         self.registry = f"{iris.base}store/graphs"
         self.staging_base = f"{iris.base}store/staging/"
         self.leases = f"{iris.base}store/staging-leases"
+        self.history_graph = history_graph(iris.base)  # kb.history: never registered, never in the union
         self._empty = f"{iris.base}store/empty"  # a graph that never holds anything
         self._session = _new_session()
+        parts = urllib.parse.urlsplit(url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._pool = remote_http.Pool(url) if remote_http.Pool.usable_for(url) else None
         # gunicorn forks its workers after the app (and this store) was made: a child must not share the
-        # parent's pooled connections, so each process gets its own session.
+        # parent's pooled connections, so each process gets its own.
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lambda s: s and setattr(s, "_session", _new_session()))(ref()))
+        os.register_at_fork(after_in_child=lambda: (lambda s: s and s._new_connections())(ref()))
         user, password = settings.get("sparql_user"), settings.get("sparql_password")
         self._credentials = (user, password or "") if user else None
         self._auth = HTTPDigestAuth(*self._credentials) if self._credentials else None
@@ -82,95 +119,8 @@ class RemoteStore(RemoteWrites, Store):
         self._pragmas: str | None = None
         self.slots = [f"{self.staging_base}{i}" for i in range(SLOTS)]
         self._writer_id = uuid.uuid4().hex
-
-    # -- HTTP ------------------------------------------------------------------------------------
-    def _wrapper(self, text: str, *, update: bool, form: str = "SELECT") -> SPARQLWrapper:
-        sw = SPARQLWrapper(self.url, updateEndpoint=self.update_url, agent="thb-kb")
-        sw.setMethod(POST)
-        sw.setOnlyConneg(True)  # no Virtuoso-only `format`/`output` parameters; Accept decides
-        if update:
-            sw.setRequestMethod(POSTDIRECTLY)
-        # What setQuery does, without its guess of the query type (regular expressions over the whole text,
-        # a tenth of a request's time on the bench mix): we know the form, and an update always goes to the
-        # update URL whatever its first keyword.
-        sw.queryString = text
-        sw.queryType = "INSERT" if update else form
-        return sw
-
-    def _send(self, sw: SPARQLWrapper, accept: str | None, timeout: float | None,
-              params: list[tuple[str, str]] = ()) -> requests.Response:
-        """Send the request SPARQLWrapper built, through the pooled session, with a hard deadline."""
-        req = sw._createRequest()  # a urllib Request: URL, body, headers (SPARQLWrapper 2.x)
-        headers = dict(req.header_items())
-        if accept:
-            headers["Accept"] = accept
-        url = req.full_url
-        body = req.data
-        if params:
-            extra = requests.models.RequestEncodingMixin._encode_params(list(params))
-            if headers.get("Content-type", "").startswith("application/x-www-form-urlencoded"):
-                body = (body.decode("ascii") + "&" + extra).encode("ascii")
-            else:
-                url += ("&" if "?" in url else "?") + extra
-        # The store is told the query's own time limit (Virtuoso: `timeout`); we wait a little longer for
-        # its answer, so that a query stopped by the store is told apart from a store that does not answer.
-        limit = self.timeout if timeout is None else min(self.timeout, timeout + GRACE)
-        deadline = time.monotonic() + limit
-        where = req.full_url.split("?")[0]
-        try:
-            resp = self._session.post(url, data=body, headers=headers, auth=self._auth,
-                                      timeout=(min(limit, 5.0), limit), stream=True)
-            if resp.status_code == 401 and self._credentials and "basic" in resp.headers.get(
-                    "WWW-Authenticate", "").lower() and not isinstance(self._auth, HTTPBasicAuth):
-                resp.close()
-                self._auth = HTTPBasicAuth(*self._credentials)
-                resp = self._session.post(url, data=body, headers=headers, auth=self._auth,
-                                          timeout=(min(limit, 5.0), limit), stream=True)
-            chunks = []
-            for chunk in resp.iter_content(65536):
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    resp.close()
-                    raise self._too_slow(where, limit, timeout)
-            resp._content = b"".join(chunks)
-        except requests.exceptions.Timeout:
-            raise self._too_slow(where, limit, timeout) from None
-        except requests.exceptions.ConnectionError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else "connection failed or was cut"
-            raise StoreUnavailable(f"the SPARQL store at {where} is not reachable ({reason})") from None
-        except requests.exceptions.RequestException as exc:
-            raise StoreUnavailable(f"the SPARQL store at {where} failed: {type(exc).__name__}") from None
-        if not self._virtuoso and not self.generic and resp.headers.get("Server", "").startswith("Virtuoso"):
-            self._virtuoso = True
-        if resp.status_code >= 400:
-            self._raise_for(resp, where)
-        cut = resp.headers.get("X-SPARQL-MaxRows")
-        if cut and cut.strip().isdigit():  # Virtuoso says so when it cut a SELECT result: never silent
-            raise ResultCut(int(cut), where)
-        state = resp.headers.get("X-SQL-State", "")
-        if state == "S1TAT":  # Virtuoso's "anytime" answer: a partial result after its time limit
-            raise QueryTimeout(f"the query ran past its time limit ({timeout or limit:g} s) and the store stopped it")
-        return resp
-
-    @staticmethod
-    def _too_slow(where: str, limit: float, timeout: float | None) -> StoreError:
-        if timeout is not None and limit >= timeout:
-            return QueryTimeout(f"the query ran past its time limit ({timeout:g} s) on the store at {where}")
-        return StoreUnavailable(f"the SPARQL store at {where} did not answer within {limit:g} s")
-
-    @staticmethod
-    def _raise_for(resp: requests.Response, where: str) -> None:
-        text = resp.content[:600].decode("utf-8", "replace").strip()
-        if resp.status_code == 400:
-            raise SyntaxError(f"the store rejected the query: {text}")
-        if resp.status_code in (401, 403):
-            raise StoreError(f"the SPARQL store at {where} refused the credentials (HTTP {resp.status_code}); "
-                             "check KB_SPARQL_USER / KB_SPARQL_PASSWORD and the user's SPARQL_UPDATE grant")
-        if resp.status_code in (502, 503, 504):
-            raise StoreUnavailable(f"the SPARQL store at {where} is unavailable (HTTP {resp.status_code})")
-        if "S1T00" in text or "timed out" in text.lower() or "S1TAT" in text:
-            raise QueryTimeout(f"the query ran past its time limit on the store: {text[:200]}")
-        raise StoreError(f"the SPARQL store at {where} answered HTTP {resp.status_code}: {text}")
+        self._seen: Snapshot | None = None  # the KB's state as last read: a guess, checked by every query
+        self._snapshot_request: tuple[str, bytes, dict[str, str]] | None = None
 
     def _select(self, sparql: str, dataset: tuple[list[str], list[str]] | None, timeout: float | None = None):
         sw = self._wrapper(sparql, update=False)
@@ -180,9 +130,46 @@ class RemoteStore(RemoteWrites, Store):
         return _parse_results(resp, self.url)
 
     # -- reads -----------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The KB version, its last modification and the KB's graphs (the registry), in ONE request: a write
+        changes them in one update request, so they are read together too."""
+        return self._snapshot_of(self._finish(self._start_snapshot()))
+
+    def _start_snapshot(self) -> Pending:
+        if self._snapshot_request is None:  # always the same request: described by SPARQLWrapper once
+            meta = self.iris.meta_graph
+            q = (f"SELECT ?v ?m ?g WHERE {{ {{ GRAPH <{meta}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
+                 f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} }}")
+            sw = self._wrapper(q, update=False)
+            sw.setReturnFormat(JSON)
+            self._snapshot_request = self._request(sw, "application/sparql-results+json",
+                                                   _dataset_params(([self._empty], [meta, self.registry])))
+        return self._start_request(*self._snapshot_request, update=False, timeout=None)
+
+    def _snapshot_of(self, resp) -> Snapshot:
+        versions, graphs = [], []
+        for row in _parse_results(resp, self.url):
+            if row["g"] is not None:
+                graphs.append(row["g"].value)
+            elif row["v"] is not None and row["m"] is not None:
+                versions.append((row["v"].value, row["m"].value))
+        if versions:
+            version, modified = min(versions)  # one, unless two writers raced: then the same one for every reader
+            snap = Snapshot(version, _datetime(modified), sorted(graphs))
+        else:
+            snap = Snapshot("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
+        self._seen = snap
+        return snap
+
+    @property
+    def seen_state(self) -> str | None:
+        """The KB state (`Snapshot.state`) this process read last: a guess only (the endpoint checks it
+        before it trusts an answer cached under it)."""
+        seen = self._seen
+        return seen.state if seen is not None else None
+
     def _kb_graphs(self) -> list[str]:
-        q = f"SELECT ?g WHERE {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }}"
-        return [r["g"].value for r in self._select(q, ([self.registry], []))]
+        return self.snapshot().graphs
 
     def _virtuoso_union_pragmas(self) -> str:
         """Virtuoso: the union of the KB's graphs as "all graphs except the others". Virtuoso plans queries
@@ -194,41 +181,91 @@ class RemoteStore(RemoteWrites, Store):
         if self._pragmas is None:
             typed = {r["g"].value for r in self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s a ?t } }", None)}
             others = ((typed | VIRTUOSO_SYSTEM_GRAPHS) - set(self._kb_graphs())) | {
-                *self.slots, self.registry, self.leases}
+                *self.slots, self.registry, self.leases, self.history_graph}
             self._pragmas = "".join(f"DEFINE input:default-graph-exclude <{g}> DEFINE input:named-graph-exclude "
                                     f"<{g}> " for g in sorted(others))
         return self._pragmas
 
     def query(self, sparql, *, default_graph=None, named_graphs=None, timeout=None):
+        return self._run(sparql, default_graph, named_graphs, timeout, want_version=False).result
+
+    def query_answer(self, sparql, *, default_graph=None, named_graphs=None, timeout=None) -> Answer:
+        """`query` for the SPARQL endpoint: also the number of rows, and the KB state (version and graphs) the
+        answer belongs to (for its cache of answers; None when that is not certain)."""
+        return self._run(sparql, default_graph, named_graphs, timeout, want_version=True)
+
+    def _run(self, sparql, default_graph, named_graphs, timeout, *, want_version: bool) -> Answer:
+        """Run a query. Without a dataset of its own its default graph is the union of the KB's graphs (and
+        its named graphs are the KB's graphs), which are read from the registry with the version
+        (`snapshot`). Once this process has read them, a query does not wait for that read: it is sent with
+        the graphs last read and the read goes at the same time (two requests in flight); when the registry
+        has changed since, the query is sent again with the new graphs. So every answer is checked against the
+        store's state of that moment (an import through another app server is seen at once), without a
+        round trip before the query. The state is vouched for only when the read confirms the one the
+        query was sent with: a query sent before a write that answers after it is never cached as the new
+        state's answer."""
         form = _query_form_or_refuse(sparql)
-        text = sparql
+        text, uses_kb = sparql, False
         if default_graph is None and named_graphs is None and not has_dataset_clause(sparql):
             if self._virtuoso and self.virtuoso_exclusions and not names_a_graph(sparql):
                 text = self._virtuoso_union_pragmas() + sparql
             else:
-                default_graph = named_graphs = self._kb_graphs() or [self._empty]
+                uses_kb = True
         elif default_graph is None or named_graphs is None:
             if has_dataset_clause(sparql):
                 default_graph = named_graphs = None  # the query's own FROM wins, as on Oxigraph
             else:
-                kb = self._kb_graphs() or [self._empty]
-                default_graph = kb if default_graph is None else default_graph
-                named_graphs = kb if named_graphs is None else named_graphs
-        dataset = None if default_graph is None else (list(default_graph) or [self._empty],
-                                                      list(named_graphs) or [self._empty])
+                uses_kb = True
+        checks = uses_kb or want_version
+        guess, read_first = self._seen, False
+        if checks and (guess is None or self._pool is None):
+            guess, read_first = self.snapshot(), True  # the first query of this process: the state first
+
+        def start(graphs: list[str]) -> Pending:
+            dataset = None
+            if uses_kb:
+                dataset = (default_graph if default_graph is not None else graphs,
+                           named_graphs if named_graphs is not None else graphs)
+            elif default_graph is not None:
+                dataset = (default_graph, named_graphs)
+            return self._start_query(text, form, dataset, timeout)
+
+        pending = start(guess.graphs if guess is not None else [])
+        state = guess.state if checks else None
+        if checks and not read_first:
+            try:
+                now = self._snapshot_of(self._finish(self._start_snapshot()))
+            except BaseException:
+                pending.abandon()
+                raise
+            if uses_kb and now.graphs != guess.graphs:
+                pending.abandon()  # sent with graphs that are no longer the KB's: again, with the new ones
+                pending, state = start(now.graphs), now.state
+            elif now.state != guess.state:
+                state = None  # the query may have run before or after the write: answer, do not vouch
+        try:
+            resp = self._finish(pending)
+        except SyntaxError as exc:
+            raise explain_rejection(sparql, str(exc)) from None
+        if form in ("CONSTRUCT", "DESCRIBE"):
+            return Answer(_triples_result(resp, self.url), None, state if want_version else None)
+        result, rows = _parse_results(resp, self.url, count=True)
+        return Answer(result, rows, state if want_version else None)
+
+    def _start_query(self, text: str, form: str, dataset, timeout) -> Pending:
+        if dataset is not None:
+            dataset = (list(dataset[0]) or [self._empty], list(dataset[1] or []) or [self._empty])
         sw = self._wrapper(text, update=False, form=form)  # a query, sent to the query URL
         params = _dataset_params(dataset)
         if timeout:
             params.append(("timeout", str(int(float(timeout) * 1000))))  # Virtuoso; others ignore it
         graph = form in ("CONSTRUCT", "DESCRIBE")
-        sw.setReturnFormat(N3 if graph else JSON)
+        sw.setReturnFormat(N3 if graph else XML)
+        # XML first: Virtuoso 7.2 writes it faster than JSON (6% over the bench mix, 25% on its largest
+        # answer, measured) and pyoxigraph reads it faster; the client gets the format it asked for anyway
         accept = ("application/n-triples, text/plain;q=0.5" if graph else
-                  "application/sparql-results+json, application/sparql-results+xml;q=0.5")
-        try:
-            resp = self._send(sw, accept, timeout, params)
-        except SyntaxError as exc:
-            raise explain_rejection(sparql, str(exc)) from None
-        return _triples_result(resp, self.url) if graph else _parse_results(resp, self.url)
+                  "application/sparql-results+xml, application/sparql-results+json;q=0.9")
+        return self._start(sw, accept, timeout, params)
 
     def graphs(self) -> list[str]:
         q = (f"SELECT ?g WHERE {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} "
@@ -281,22 +318,35 @@ class RemoteStore(RemoteWrites, Store):
         else:
             super().dump(out, fmt, graph)
 
-    def _version_and_modified(self):
-        import datetime as dt
+    def history_records(self, nodes) -> list[ox.Triple]:
+        nodes = list(dict.fromkeys(nodes))
+        out: list[ox.Triple] = []
+        for i in range(0, len(nodes), 200):
+            values = " ".join(f"<{n}>" for n in nodes[i:i + 200])
+            q = (f"SELECT ?s ?p ?o WHERE {{ {{ VALUES ?s {{ {values} }} ?s ?p ?o }} UNION "
+                 f"{{ VALUES ?o {{ {values} }} ?s ?p ?o FILTER (!isIRI(?s) || ?s != ?o) }} }}")
+            for row in self._paged(q, ([self.history_graph], [])):
+                out.append(ox.Triple(row["s"], row["p"], row["o"]))
+        return out
 
-        meta = self.iris.meta_graph
-        q = (f"SELECT ?v ?m WHERE {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; <{MODIFIED.value}> ?m }} LIMIT 1")
-        for row in self._select(q, ([meta], [])):
-            return row["v"].value, _datetime(row["m"].value)
-        return "empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    def _version_and_modified(self):
+        snap = self.snapshot()
+        return snap.version, snap.modified
 
     # -- writes ----------------------------------------------------------------------------------
     def _update(self, text: str, timeout: float | None = None) -> None:
         sw = self._wrapper(text, update=True)
         self._send(sw, "*/*", timeout)
 
+    def _new_connections(self) -> None:
+        self._session = _new_session()
+        if self._pool is not None:
+            self._pool = remote_http.Pool(self.url)
+
     def close(self) -> None:
         self._session.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def describe(self) -> str:
         return f"SPARQL store at {self.url}"

@@ -45,6 +45,17 @@ class ResultCut(StoreError):
         self.limit = limit
 
 
+def code_text(sparql: str) -> str | None:
+    """The query as SPARQL's tokens see it: strings and comments blanked, every IRI written `<>` (so that a
+    keyword or a word inside a literal, an IRI or a comment is not taken for code). None when that cannot be
+    told for sure: an unterminated string (a quote is left over) or \\u escapes (decoded before parsing by
+    some engines, so their quotes and brackets could move)."""
+    if "\\u" in sparql or "\\U" in sparql:
+        return None
+    text = _STRIP.sub(lambda m: "<>" if m.group(0)[0] == "<" else " ", sparql)
+    return None if ('"' in text or "'" in text) else text
+
+
 def has_dataset_clause(sparql: str) -> bool:
     """True when the query names its own dataset (FROM / FROM NAMED) outside strings, IRIs and comments."""
     return bool(_DATASET_CLAUSE.search(_STRIP.sub(" ", sparql)))
@@ -108,11 +119,13 @@ def _dataset_params(dataset) -> list[tuple[str, str]]:
     return [("default-graph-uri", g) for g in default] + [("named-graph-uri", g) for g in named]
 
 
-def _content_type(resp: requests.Response) -> str:
+def _content_type(resp) -> str:
     return resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
 
-def _parse_results(resp: requests.Response, where: str):
+def _parse_results(resp, where: str, count: bool = False):
+    """The SPARQL results of an answer (checked to the end: a broken answer fails here, not half-way through
+    a response); with `count`, also the number of solutions (None for ASK)."""
     ctype = _content_type(resp)
     fmt = {"application/sparql-results+json": ox.QueryResultsFormat.JSON,
            "application/json": ox.QueryResultsFormat.JSON,
@@ -126,17 +139,16 @@ def _parse_results(resp: requests.Response, where: str):
         data = _VIRTUOSO_BNODE.sub(rb"\1", data)
     try:
         result = ox.parse_query_results(data, fmt)
+        rows = None
         if isinstance(result, ox.QuerySolutions):
-            # parse all of it now, so that a broken answer fails here and not half-way through a response
-            for _ in ox.parse_query_results(data, fmt):
-                pass
-        return result
+            rows = sum(1 for _ in ox.parse_query_results(data, fmt))  # all of it, now
+        return (result, rows) if count else result
     except (SyntaxError, ValueError, OSError) as exc:
         raise StoreUnavailable(f"the SPARQL store at {where} answered something that is not valid "
                                f"SPARQL results: {str(exc)[:200]}") from None
 
 
-def _triples_result(resp: requests.Response, where: str):
+def _triples_result(resp, where: str):
     ctype = _content_type(resp)
     fmt = {"application/n-triples": ox.RdfFormat.N_TRIPLES, "text/plain": ox.RdfFormat.N_TRIPLES,
            "text/turtle": ox.RdfFormat.TURTLE}.get(ctype)

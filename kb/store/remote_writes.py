@@ -80,8 +80,8 @@ class RemoteWrites:
         return mine
 
     def apply(self, *, drop: Iterable[str] = (), insert: Iterable[ox.Quad] = (), delete: Iterable[ox.Quad] = (),
-              progress: Callable[[str], None] | None = None) -> str:
-        drop, insert, delete = list(drop), list(insert), list(delete)
+              progress: Callable[[str], None] | None = None, history: Iterable[ox.Triple] = ()) -> str:
+        drop, insert, delete, history = list(drop), list(insert), list(delete), list(history)
         for g in drop:
             try:
                 ox.NamedNode(g)
@@ -124,6 +124,8 @@ class RemoteWrites:
                 parts += self._free_text(stage)
             for g, triples in direct.items():
                 parts += _data_ops("INSERT", g, triples)
+            if history:  # kb.history: an unregistered graph, so never part of the KB's union
+                parts += _data_ops("INSERT", self.history_graph, history)
             written = sorted({*by_graph, self.iris.meta_graph})
             parts.append(f"INSERT DATA {{ GRAPH <{self.registry}> {{ "
                          + " ".join(f"<{g}> <{RDF_TYPE}> <{NAMED_GRAPH}> ." for g in written) + " } }")
@@ -197,7 +199,8 @@ class RemoteWrites:
     def reset(self) -> None:
         """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
         (Other graphs on the same engine are left alone.)"""
-        graphs = [*self._kb_graphs(), *self.slots, self.iris.meta_graph, self.registry, self.leases]
+        graphs = [*self._kb_graphs(), *self.slots, self.iris.meta_graph, self.registry, self.leases,
+                  self.history_graph]
         with self._write_lock:
             self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
 

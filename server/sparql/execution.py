@@ -56,6 +56,7 @@ class Outcome:
     truncated: bool = False
     streamed: bool = False  # True: the head of a streamed answer (its body follows in chunks)
     stream: object = None  # in the serving process: the `streaming.Stream` of a streamed answer
+    version: str | None = None  # a remote store: the KB state the answer belongs to (None: not certain)
 
     @classmethod
     def error(cls, status: int, message: str, **headers: str) -> "Outcome":
@@ -105,13 +106,13 @@ def _answer(store, job: Job, analysis, send, started: float, state: dict) -> Non
     thread collects: they must be dropped in the thread that made them). The writer goes into `state`."""
     result = prepared = None
     try:
-        result = evaluate(store, job, has_dataset=bool(analysis.from_graphs or analysis.from_named))
+        result, rows, kb_state = evaluate(store, job, has_dataset=bool(analysis.from_graphs or analysis.from_named))
         kind = res.kind_of(result)
         fmt = res.negotiate(kind, parse_accept(job.accept), job.format)
-        prepared = res.prepare(result, fmt, job.max_rows)
+        prepared = res.prepare(result, fmt, job.max_rows, rows=rows)
         elapsed = (time.perf_counter() - started) * 1000
         head = Outcome(200, b"", fmt.content_type, {"Server-Timing": f"query;dur={elapsed:.1f}", **prepared.headers},
-                       kind, fmt.name, prepared.truncated, streamed=True)
+                       kind, fmt.name, prepared.truncated, streamed=True, version=kb_state)
         state["writer"] = writer = ChunkWriter(send, head, job.buffer_bytes, prepared.cut_flag())
         res.write(prepared, writer)
     finally:
@@ -141,8 +142,9 @@ def _error_outcome(exc: Exception, job: Job) -> Outcome:
 
 
 def evaluate(store, job: Job, *, has_dataset: bool = False):
-    """Run the query. The default graph is the union of all graphs unless the protocol's dataset parameters
-    or the query's own FROM / FROM NAMED say otherwise (the protocol wins over the query)."""
+    """Run the query: (result, number of rows if known, KB state of the answer if the store tells). The
+    default graph is the union of all graphs unless the protocol's dataset parameters or the query's own
+    FROM / FROM NAMED say otherwise (the protocol wins over the query)."""
     raw = getattr(store, "raw", None)
     if isinstance(raw, ox.Store):
         kwargs: dict = {}
@@ -152,9 +154,13 @@ def evaluate(store, job: Job, *, has_dataset: bool = False):
             kwargs["use_default_graph_as_union"] = True
         if job.named_graphs is not None:
             kwargs["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
-        return raw.query(job.query, base_iri=job.base_iri, **kwargs)
+        return raw.query(job.query, base_iri=job.base_iri, **kwargs), None, None
+    answer = getattr(store, "query_answer", None)  # the remote store
+    if answer is not None:
+        return answer(job.query, default_graph=job.default_graphs, named_graphs=job.named_graphs,
+                      timeout=job.timeout)
     return store.query(job.query, default_graph=job.default_graphs, named_graphs=job.named_graphs,
-                       timeout=job.timeout)
+                       timeout=job.timeout), None, None
 
 
 def _syntax_error(query: str, message: str) -> Outcome:

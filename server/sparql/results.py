@@ -179,16 +179,17 @@ def flag_cut(limit: int, start: bytes) -> bytes | None:
     return start[:at] + member + b"," + start[at:]
 
 
-def prepare(results, fmt: ResultFormat, max_rows: int) -> Prepared:
+def prepare(results, fmt: ResultFormat, max_rows: int, rows: int | None = None) -> Prepared:
     """Apply the row cap (`max_rows` <= 0: none). Solutions are small terms; the bytes are what grow, and
     those are written in chunks by `write`. Without a cap nothing is read ahead: the result iterator itself
-    is written."""
+    is written; likewise when the number of rows is known (`rows`: a remote store's answer, counted when it
+    was checked) and within the cap."""
     kind = kind_of(results)
     if kind == ASK:
         return Prepared(kind, fmt, None, boolean=results.serialize(format=fmt.results))
     variables = list(results.variables) if kind == SELECT else None
-    if max_rows <= 0:
-        return Prepared(kind, fmt, results, variables)
+    if max_rows <= 0 or (rows is not None and rows <= max_rows):
+        return Prepared(kind, fmt, results, variables, max_rows=max_rows)
     items = list(islice(results, max_rows + 1))
     truncated = len(items) > max_rows
     if truncated:

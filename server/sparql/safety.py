@@ -12,16 +12,18 @@ evaluation,
 
 Detection runs on the query parsed by rdflib's SPARQL parser (`parseQuery`), never on the text. The parser
 is pure Python and costs milliseconds on a mid-size query, so one shortcut keeps the common case fast: a
-keyword can only be present if its letters are, so a query whose text (after SPARQL's \\u escapes are
-decoded, lower-cased) contains neither `service` nor `from` cannot use SERVICE or FROM and goes to the
-engine (which parses it anyway) without the rdflib parse.
+keyword can only be present if its letters are in the query's code, outside strings, IRIs and comments
+(`kb.store.remote_protocol.code_text`, which follows SPARQL's tokens: an IRI such as
+`.../border-immigration-service` or a comment saying "from" is no reason to parse). So a query whose code
+(lower-cased) contains neither `service` nor `from` cannot use SERVICE or FROM and goes to the engine (which
+parses it anyway) without the rdflib parse. A query with \\u escapes or a stray quote is always parsed.
 
 A remote store (`strict`) needs more: Virtuoso runs any function IRI as one of its own procedures
 (`bif:http_get(<url>)` fetches the URL: a request to anywhere, from the store's machine), and takes engine
 pragmas (`DEFINE input:grab-all`). So for a remote store the check also refuses calls to functions outside
-XSD (the casts), after the parse. The parse is skipped only when the text cannot hold any of these: no
-`service`, `from` or `define`, and no `(` after `>` or after a name with a colon (where a function IRI would
-stand; `(` after an IRI also opens an RDF collection, which is then parsed and let through). The remote
+XSD (the casts), after the parse. The parse is skipped only when the code cannot hold any of these: no
+`service`, `from` or `define`, and no `(` after an IRI or after a name with a colon (where a function IRI
+would stand; `(` after an IRI also opens an RDF collection, which is then parsed and let through). The remote
 store itself refuses anything but BASE/PREFIX before the query form. SPARQL Update is refused at the protocol level
 (403), so LOAD never reaches an engine; update text sent as a query fails the query grammar.
 
@@ -40,6 +42,8 @@ from dataclasses import dataclass, field, replace
 
 from rdflib.plugins.sparql.parserutils import CompValue
 from pyparsing import ParseResults
+
+from kb.store.remote_protocol import code_text
 
 from .results import ASK, GRAPH, SELECT
 
@@ -123,10 +127,12 @@ def check(query: str, has_graph, base_iri: str | None = None, *, strict: bool = 
     text = unescape(query)
     if nesting_depth(text) > MAX_DEPTH:
         raise QueryRefused(f"the query nests brackets deeper than {MAX_DEPTH} levels; flatten it")
-    lowered = text.lower()
-    if "service" not in lowered and "from" not in lowered and (not strict or (
-            "define" not in lowered and not _MAYBE_CALL.search(text))):
-        return Analysis(parsed=False)
+    code = code_text(query)  # None: where the strings end cannot be told for sure; parse
+    if code is not None:
+        lowered = code.lower()
+        if "service" not in lowered and "from" not in lowered and (not strict or (
+                "define" not in lowered and not _MAYBE_CALL.search(code))):
+            return Analysis(parsed=False)
     analysis = cached_parse(query, base_iri)
     if strict:
         for iri in analysis.functions:

@@ -2,7 +2,8 @@
 
 It starts once, imports the heavy modules and loads the shapes, then, for each line `go ITERATION` on its
 standard input, forks a child that opens the on-disk store and imports generation after generation
-(replace into graph/crash-c{k}, and every third one a merge into graph/crash-m{iteration}), appending
+(replace into graph/crash-c{k}, and every third one a merge into graph/crash-m{iteration}; with
+KB_TEST_BULK_QUADS=1 the pure inserts go through the store's bulk path), appending
 `done GEN` to a log file after each commit. The test kills the child with SIGKILL; this process reaps it and
 prints `dead PID`. Forking a warm process keeps 50 kill-and-reopen rounds within seconds.
 """
@@ -34,6 +35,10 @@ def child(store_dir: str, log_path: str, iteration: int) -> None:
     from kb import rdfio, settings
     from kb.importer import Importer, Source
     from kb.store import open_store
+    from kb.store import oxigraph
+
+    # the test lowers the bulk threshold: every pure insert (a merge, a first replace) is then bulk-loaded
+    oxigraph.BULK_QUADS = int(os.environ.get("KB_TEST_BULK_QUADS", oxigraph.BULK_QUADS))
 
     cfg = settings.load({"store": store_dir, "base_iri": BASE, "validation_timeout": 0}, environ={})
     store = open_store(cfg)

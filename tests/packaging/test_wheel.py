@@ -40,6 +40,7 @@ def test_wheel_holds_ontology_shapes_and_data(installed):
     _, wheel = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("kb/_resources/ontology/") and n.endswith(".ttl") for n in names)
+    assert "kb/_resources/ontology/context.jsonld" in names  # the JSON-LD context imports inline, /context.jsonld
     assert any(n.startswith("kb/_resources/shapes/") and n.endswith(".ttl") for n in names)
     assert any(n.startswith("kb/data/") and n.endswith(".ttl") for n in names)
 
@@ -69,3 +70,6 @@ def test_installed_kb_validates_loads_and_serves_from_root(installed, tmp_path):
     home = run([kb, "serve", "--get", "/healthz", "--no-load"], cwd="/", env=env)
     assert home.returncode == 0, home.stderr
     assert json.loads(home.stdout)["status"] == "ok"
+    context = run([kb, "serve", "--get", "/context.jsonld", "--no-load"], cwd="/", env=env)
+    assert context.returncode == 0, context.stderr
+    assert json.loads(context.stdout)["@context"]["thb"] == "https://w3id.org/thb-kb/def#"

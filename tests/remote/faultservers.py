@@ -68,3 +68,72 @@ class FaultServer:
     def close(self):
         self.closed.set()
         self.sock.close()
+
+
+class CountingProxy:
+    """A loopback TCP proxy in front of a real store that counts the connections made through it. With
+    `drop_second`, a connection that brings a second request is closed without an answer (a store that
+    closed an idle keep-alive connection just as the client reused it); with `delay`, every request waits
+    that many seconds before it goes on (a store far away)."""
+
+    def __init__(self, target_port: int, drop_second: bool = False, delay: float = 0.0):
+        self.target_port, self.drop_second, self.delay = target_port, drop_second, delay
+        self.connections = 0
+        self.dropped = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/sparql") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket):
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        answered = threading.Event()
+        asking = threading.Event()  # a request is on its way (its headers and body may come in two pieces)
+
+        def answers():
+            try:
+                while data := upstream.recv(65536):
+                    asking.clear()  # before the client has the answer and can send its next request
+                    answered.set()
+                    client.sendall(data)
+            except OSError:
+                pass
+            client.close()
+
+        threading.Thread(target=answers, daemon=True).start()
+        try:
+            while data := client.recv(65536):
+                if self.drop_second and answered.is_set():  # a second request on this connection
+                    self.dropped += 1
+                    break
+                if self.delay and not asking.is_set():  # once per request
+                    asking.set()
+                    time.sleep(self.delay)
+                upstream.sendall(data)
+        except OSError:
+            pass
+        for s in (client, upstream):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()

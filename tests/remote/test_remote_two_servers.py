@@ -126,6 +126,10 @@ def test_two_servers_agree_and_see_each_others_writes_at_once(two_servers):
     for _ in range(6):  # two gunicorn workers each (forked after the store was opened): all agree
         assert doc(a, path) == doc(b, path) == (etag_a, body_a)
 
+    labels = f"SELECT ?l WHERE {{ <{agency}> <http://www.w3.org/2004/02/skos/core#altLabel> ?l }} ORDER BY ?l"
+    before = sparql(b, labels)
+    assert sparql(b, labels) == before and b"two-servers test label" not in before  # B's cache of answers holds it
+
     # a write through A ...
     turtle = (f"<{agency}> <http://www.w3.org/2004/02/skos/core#altLabel> \"two-servers test label\"@en .\n").encode()
     status, _, body = fetch(a + "/graph/two-servers-test", method="PUT", data=turtle,
@@ -134,6 +138,7 @@ def test_two_servers_agree_and_see_each_others_writes_at_once(two_servers):
     # ... is visible through B at once, ETags included
     ask = f'ASK {{ <{agency}> ?p "two-servers test label"@en }}'
     assert json.loads(sparql(b, ask))["boolean"] is True
+    assert b"two-servers test label" in sparql(b, labels)  # never B's cached answer of the older KB
     new_a, _ = doc(a, path)
     new_b, body_b2 = doc(b, path)
     assert new_a == new_b and new_a != etag_a

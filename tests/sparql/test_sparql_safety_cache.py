@@ -77,3 +77,47 @@ def test_a_remote_store_query_without_anything_to_look_for_skips_the_parse():
     assert safety.check(q, lambda g: True, strict=True).parsed is False
     with pytest.raises(safety.QuerySyntaxError):  # DEFINE (a Virtuoso pragma) is always parsed, and refused
         safety.check('DEFINE input:grab-all "yes" SELECT * WHERE { ?s ?p ?o }', lambda g: True, strict=True)
+
+
+# -- the shortcut reads the query's code: words inside IRIs, strings and comments are no reason to parse ---
+@pytest.mark.parametrize("query", [
+    # the bench's 06 query: an agency type IRI ending in "service"
+    "SELECT ?c (COUNT(?a) AS ?n) WHERE { ?a <http://www.w3.org/ns/org#classification> "
+    "<https://w3id.org/thb-kb/id/concept/agency-type/border-immigration-service> ; ?p ?c } GROUP BY ?c",
+    'SELECT ?s WHERE { ?s ?p ?t FILTER(CONTAINS(?t, "data from the service")) }',
+    "# events from 2020, defined by the service\nSELECT ?s WHERE { ?s ?p ?o } # from here",
+    "SELECT ?s WHERE { ?s ?p '''a long 'string' from \"the\" service''' }",
+])
+def test_keywords_outside_the_code_skip_the_parse(query):
+    for strict in (True, False):
+        assert safety.check(query, lambda g: True, strict=strict).parsed is False
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT * WHERE { ?s ?p "x#y" . SERVICE <http://127.0.0.1:9/> { ?a ?b ?c } }',
+    "SELECT * WHERE { ?s ?p ?o FILTER(1<2)SERVICE<http://127.0.0.1:9/>{?a ?b ?c} }",
+    'SELECT * WHERE { ?s ?p """a "quoted" # not a comment <x>""" . SERVICE <http://127.0.0.1:9/> { ?a ?b ?c } }',
+    "SELECT * WHERE { ?s <http://x/a#b> ?o . SERVICE SILENT ?where { ?a ?b ?c } }",
+])
+def test_service_in_the_code_is_still_found(query):
+    """Refused before any engine sees it: by the SERVICE rule, or by the grammar (rdflib's parser does not
+    read every one of these): either way the query was parsed, not let through by the shortcut."""
+    with pytest.raises(safety.QueryRefused, match="SERVICE is not allowed|syntax error"):
+        safety.check(query, lambda g: True, strict=True)
+
+
+def test_from_in_the_code_is_still_found_next_to_iris_and_comments():
+    q = "SELECT * # a comment <x>\nFROM<http://example.org/elsewhere> WHERE { ?s ?p '#' }"
+    with pytest.raises(safety.QueryRefused, match="no such graph"):
+        safety.check(q, lambda g: False, strict=True)
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT ?s WHERE { ?s ?p "\\u0022" }',            # \\u escapes: where strings end is not certain
+    'SELECT ?s WHERE { ?s ?p "unterminated }',        # a stray quote
+])
+def test_queries_the_shortcut_cannot_read_are_parsed(query):
+    try:
+        assert safety.check(query, lambda g: True, strict=True).parsed is True
+    except safety.QuerySyntaxError:
+        pass  # parsed, and refused by the grammar

@@ -1,0 +1,115 @@
+"""Every query on the remote store is checked against the KB's state of that moment, in the same round trip
+(RemoteStore._run): two app servers (two stores, two apps) on one Virtuoso, one writes, the other sees it
+at its next query, and never serves or caches an answer of the older KB as the newer one's."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+import pyoxigraph as ox
+import pytest
+
+from conftest import BASE
+from faultservers import CountingProxy
+from kb.store import open_store
+
+EX = "http://example.org/"
+G1, G2 = BASE + "graph/checked-one", BASE + "graph/checked-two"
+
+
+def t(s, o):
+    return ox.Triple(ox.NamedNode(EX + s), ox.NamedNode(EX + "p"), ox.Literal(o))
+
+
+@pytest.fixture()
+def writer(virtuoso):
+    store = virtuoso.empty_store()
+    store.replace_graph(G1, [t("a", "1")])
+    return store
+
+
+def test_a_graph_another_server_adds_is_seen_at_once(virtuoso, writer):
+    reader = open_store(virtuoso.settings())  # another app server
+    assert bool(reader.query(f'ASK {{ <{EX}a> ?p "1" }}'))
+    assert reader.seen_state == writer.snapshot().state  # it knows the KB's graphs now: later queries do not wait
+    writer.replace_graph(G2, [t("new", "2")])  # a new graph: the registry changes
+    assert bool(reader.query(f'ASK {{ <{EX}new> ?p "2" }}'))  # sent with the old graphs, then again
+    graphs = {r["g"].value for r in reader.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    assert graphs == {G1, G2, writer.iris.meta_graph}
+    writer.drop_graph(G2)
+    assert not bool(reader.query(f'ASK {{ <{EX}new> ?p "2" }}'))
+
+
+def test_an_answer_is_vouched_for_only_when_its_state_is_confirmed(virtuoso, writer):
+    reader = open_store(virtuoso.settings())
+    q = f"SELECT ?o WHERE {{ <{EX}a> ?p ?o }}"
+    first = reader.query_answer(q)
+    assert first.state == writer.snapshot().state and [r["o"].value for r in first.result] == ["1"]
+    assert first.rows == 1
+    writer.replace_graph(G1, [t("a", "changed")])  # same graphs, new content, new version
+    second = reader.query_answer(q)
+    assert [r["o"].value for r in second.result] == ["changed"]  # the new KB at once
+    assert second.state is None  # sent while this process still knew the old version: not vouched for
+    third = reader.query_answer(q)
+    assert third.state == writer.snapshot().state and [r["o"].value for r in third.result] == ["changed"]
+
+
+def test_the_query_does_not_wait_for_the_state_read(virtuoso, writer):
+    proxy = CountingProxy(virtuoso.http_port, delay=1.0)  # every request takes 1 s more
+    try:
+        reader = open_store(virtuoso.settings(store="sparql+" + proxy.url()))
+        reader.query("ASK {}")  # the first query reads the state first
+        started = time.monotonic()
+        assert bool(reader.query(f'ASK {{ <{EX}a> ?p "1" }}'))
+        assert time.monotonic() - started < 1.8  # both in flight at once: one delay, not two
+    finally:
+        proxy.close()
+
+
+def test_two_apps_never_serve_a_cached_answer_of_an_older_kb(virtuoso, writer):
+    from server import create_app
+
+    a = create_app(virtuoso.settings(), load_if_empty=False).test_client()
+    b = create_app(virtuoso.settings(), load_if_empty=False).test_client()
+    path = "/sparql?" + urlencode({"query": f"SELECT ?o WHERE {{ <{EX}a> ?p ?o }}"})
+    accept = {"Accept": "application/sparql-results+json"}
+
+    def values(client):
+        resp = client.get(path, headers=accept)
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+        return [row["o"]["value"] for row in resp.get_json()["results"]["bindings"]]
+
+    for _ in range(3):  # B has it in its cache of answers now
+        assert values(a) == values(b) == ["1"]
+    writer.replace_graph(G1, [t("a", "2")])  # through neither app
+    assert values(b) == values(a) == ["2"]
+    for _ in range(2):
+        assert values(b) == ["2"]
+    writer.replace_graph(G1, [t("a", "3")])
+    assert values(b) == ["3"]
+
+
+def test_a_graph_registered_by_hand_is_seen_by_cached_queries_too(virtuoso, writer):
+    """The documented way to add bulk-loaded data: load it into a graph, then register the graph with a
+    hand-written update (no new KB version). The answer cache keys answers by version AND graphs."""
+    from server import create_app
+
+    b = create_app(virtuoso.settings(), load_if_empty=False).test_client()
+    path = "/sparql?" + urlencode({"query": f"SELECT ?o WHERE {{ ?s <{EX}p> ?o }} ORDER BY ?o"})
+
+    def values():
+        resp = b.get(path, headers={"Accept": "application/sparql-results+json"})
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+        return [row["o"]["value"] for row in resp.get_json()["results"]["bindings"]]
+
+    g3 = BASE + "graph/checked-by-hand"
+    version = writer.version()
+    writer._update(f'INSERT DATA {{ GRAPH <{g3}> {{ <{EX}h> <{EX}p> "by hand" }} }}')  # loaded, not registered
+    assert values() == values() == ["1"]  # not the KB's yet; the answer is in B's cache now
+    writer._update(f"INSERT DATA {{ GRAPH <{writer.registry}> {{ <{g3}> "
+                   "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                   "<http://www.w3.org/ns/sparql-service-description#NamedGraph> } }")
+    assert writer.version() == version  # no new version
+    assert values() == ["1", "by hand"]
+    writer.drop_graph(g3)
