@@ -120,3 +120,14 @@ def test_metrics_count_the_requests_answered_without_flask(app):
         assert client.get(path).status_code == 200
     assert count() == before + 5
     assert _fast(app).hits >= 4
+
+
+def test_a_memento_request_is_never_answered_with_the_cached_document(app):
+    client = app.test_client()
+    path = f"/doc/{AGENCY[len(BASE) + 3:]}.ttl"
+    current = [client.get(path) for _ in range(2)][1]
+    hits = _fast(app).hits
+    for when in ("Tue, 01 Dec 2020 12:00:00 GMT", "not a date"):
+        r = client.get(path, headers={"Accept-Datetime": when})
+        assert r.status_code in (302, 400, 404) and r.get_data() != current.get_data()  # the TimeGate's answer
+    assert _fast(app).hits == hits
