@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_timeout", 30.0, "Maximum seconds a SPARQL query may run; a client may ask for less with `timeout=`.", float),
     Setting("max_rows", 10000, "Maximum rows (or triples) in one SPARQL result; a cut result is flagged, never silent; 0: no cap.", int),
     Setting("sparql_workers", 0, "Processes that evaluate SPARQL queries over the on-disk store (killed and replaced when a query passes its timeout); 0: one per core.", int),
+    Setting("doc_workers", True, "Build entity documents in the SPARQL worker processes when one is idle (on-disk store, `kb serve --gunicorn`), so that documents use every core; false: only in the serving process.", _bool),
     Setting("query_memory", 2048, "Maximum memory (MiB) of one SPARQL query worker over the on-disk store; a query that needs more is stopped (503). 0: no limit.", int),
     Setting("max_body", 10 * 1024 * 1024, "Maximum request body in bytes (413 beyond).", int),
     Setting("max_import", 256 * 1024 * 1024, "Maximum size in bytes of one imported file.", int),

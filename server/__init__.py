@@ -77,6 +77,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, store: Store | None =
         report = curated.build(store)
         if report is not None:
             raise RuntimeError("the curated KB does not conform to the shapes:\n" + report.text())
+    from .fastpath import DocFastPath
+
+    app.wsgi_app = DocFastPath(app, app.wsgi_app)  # type: ignore[method-assign]  # cached documents, without Flask
     if settings["trust_proxy"] > 0:  # honour X-Forwarded-For/-Proto/-Host/-Port/-Prefix from that many proxies
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -58,6 +58,7 @@ class Document:
     incoming: list[ox.Triple] = field(default_factory=list)   # ?s ?p <subject> (this page)
     via: list[ox.Triple] = field(default_factory=list)        # ?s ?p _:b and _:b's description
     labels: list[ox.Triple] = field(default_factory=list)
+    labelled: set[str] = field(default_factory=set)          # the IRIs whose labels `labels` holds, all of them
     meta: list[ox.Triple] = field(default_factory=list)
     n_out: int = 0
     n_in: int = 0
@@ -79,21 +80,21 @@ def describes(store, iri: str) -> bool:
     return bool(store.query(f"ASK {{ <{iri}> ?p ?o }}"))
 
 
-def _page_query(store, select: str, order: str, page: int, size: int) -> tuple[list, bool]:
-    """One page of rows, and whether more follow. Sorting a hub's thousands of links costs time, so page 1
-    is first asked for unsorted: when everything fits on it, the order does not matter (sorted here)."""
+def _page_query(store, select: str, order: str, key: tuple[int, ...], page: int, size: int) -> tuple[list, bool]:
+    """One page of rows (tuples of terms), and whether more follow. Sorting a hub's thousands of links costs
+    time, so page 1 is first asked for unsorted: when everything fits on it, the order does not matter
+    (sorted here, by the columns `key`, the positions of `order`'s variables)."""
     if page == 1:
-        rows = list(store.query(f"{select} LIMIT {size + 1}"))
+        rows = [tuple(r) for r in store.query(f"{select} LIMIT {size + 1}")]
         if len(rows) <= size:
-            names = order.replace("?", "").split()
-            return sorted(rows, key=lambda r: tuple([str(r[v]) for v in names])), False
-    rows = list(store.query(f"{select} ORDER BY {order} LIMIT {size + 1} OFFSET {(page - 1) * size}"))
+            return sorted(rows, key=lambda r: tuple([str(r[i]) for i in key])), False
+    rows = [tuple(r) for r in store.query(f"{select} ORDER BY {order} LIMIT {size + 1} OFFSET {(page - 1) * size}")]
     return rows[:size], len(rows) > size
 
 
 def _count(store, inner: str) -> int:
     for row in store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {inner} }}"):
-        return int(row["n"].value)
+        return int(row[0].value)
     return 0
 
 
@@ -109,32 +110,38 @@ def anon_filter(var: str, prefix: str | tuple[str, ...]) -> str:
 def _closure(store, subject: str, start: list, prefix: str, *, incoming: bool = False) -> list[ox.Triple]:
     """Triples of the anonymous nodes in `start` and of those they reach (to MAX_BNODE_DEPTH).
 
-    Blank nodes cannot be named in a query, so each level is reached by a path from the subject."""
+    Each level is one query. Anonymous nodes with a name (skolem and hash IRIs, as the import pipeline
+    stores them) are looked up by name. Blank nodes cannot be named in a query: a level that holds one is
+    reached by a path, from the previous level's pattern (or from the subject, at the first level)."""
     wanted = set(start)
     out: list[ox.Triple] = []
-    if not wanted:
-        return out
-    head = f"?b0 ?q0 <{subject}> ." if incoming else f"<{subject}> ?q0 ?b0 ."
-    chain = [head, f"FILTER{anon_filter('?b0', prefix)}"]
     done: set = set()
+    where = ""  # the pattern that binds ?b{depth} to this level's nodes (and maybe others, skipped)
     for depth in range(MAX_BNODE_DEPTH):
+        if not wanted:
+            break
         b = f"?b{depth}"
-        q = f"SELECT DISTINCT {b} ?p ?o WHERE {{ {' '.join(chain)} {b} ?p ?o }}"
+        if all(isinstance(n, ox.NamedNode) for n in wanted):
+            where = f"VALUES {b} {{ {' '.join(f'<{n.value}>' for n in sorted(wanted, key=_node_iri))} }}"
+        elif depth == 0:
+            where = (f"{b} ?q0 <{subject}> ." if incoming else f"<{subject}> ?q0 {b} .") + \
+                f" FILTER{anon_filter(b, prefix)}"
+        else:
+            where = f"{where} ?b{depth - 1} ?q{depth} {b} . FILTER{anon_filter(b, prefix)}"
         nxt: set = set()
-        for row in store.query(q):
-            node = row[b[1:]]
+        for node, pred, obj in store.query(f"SELECT DISTINCT {b} ?p ?o WHERE {{ {where} {b} ?p ?o }}"):
             if node not in wanted or node in done:
                 continue
-            obj = row["o"]
-            out.append(ox.Triple(node, row["p"], obj))
+            out.append(ox.Triple(node, pred, obj))
             if is_anon(obj, prefix):
                 nxt.add(obj)
         done |= wanted
         wanted = nxt - done
-        if not wanted:
-            break
-        chain += [f"{b} ?q{depth + 1} ?b{depth + 1} .", f"FILTER{anon_filter(f'?b{depth + 1}', prefix)}"]
     return out
+
+
+def _node_iri(node: ox.NamedNode) -> str:
+    return node.value
 
 
 def is_anon(term, prefix: str | tuple[str, ...]) -> bool:
@@ -155,11 +162,12 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     anon_b, anon_s = anon_filter("?b", prefix), anon_filter("?s", prefix)
     incoming_pattern = (f"{{ ?s ?p {s} FILTER(isIRI(?s) && !{anon_s}) }} UNION "
                         f"{{ ?b ?q {s} FILTER{anon_b} ?s ?p ?b FILTER(isIRI(?s) && !{anon_s}) }}")
-    out_rows, more_out = _page_query(store, f"SELECT DISTINCT ?p ?o WHERE {{ {s} ?p ?o }}", "?p ?o", page, page_size)
+    out_rows, more_out = _page_query(store, f"SELECT DISTINCT ?p ?o WHERE {{ {s} ?p ?o }}", "?p ?o", (0, 1),
+                                     page, page_size)
     if not out_rows and (page == 1 or not describes(store, subject)):
         return None
     in_rows, more_in = _page_query(
-        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }}", "?p ?q ?s", page, page_size)
+        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }}", "?p ?q ?s", (1, 3, 0), page, page_size)
     if page > 1 and not out_rows and not in_rows:
         return None
     n_out = (page - 1) * page_size + len(out_rows)
@@ -171,18 +179,17 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     pages = max(1, -(-max(n_out, n_in) // page_size))
     doc = Document(subject=subject, anon_prefix=prefix, path=path, page=page, pages=pages, n_out=n_out, n_in=n_in)
     subj = _nn(subject)
-    doc.out = [ox.Triple(subj, r["p"], r["o"]) for r in out_rows]
-    doc.head = [ox.Triple(subj, r["p"], r["o"]) for r in store.query(
+    doc.out = [ox.Triple(subj, p, o) for p, o in out_rows]
+    doc.head = [ox.Triple(subj, p, o) for p, o in store.query(
         f"SELECT ?p ?o WHERE {{ {s} ?p ?o FILTER(?p IN ({_HEAD_IN})) }}")] if doc.pages > 1 else \
         [t for t in doc.out if t.predicate.value in HEAD_PROPS]
     doc.closure = _closure(store, subject, [t.object for t in doc.out if is_anon(t.object, prefix)], prefix)
     via_nodes = []
-    for r in in_rows:
-        b = r["b"]
+    for s_, p, b, _q in in_rows:
         if b is None:
-            doc.incoming.append(ox.Triple(r["s"], r["p"], subj))
+            doc.incoming.append(ox.Triple(s_, p, subj))
         else:
-            doc.via.append(ox.Triple(r["s"], r["p"], b))
+            doc.via.append(ox.Triple(s_, p, b))
             via_nodes.append(b)
     doc.via += _closure(store, subject, via_nodes, prefix, incoming=True)
     # The anonymous nodes' descriptions are whole in the document: their labels are read from there (they
@@ -197,6 +204,7 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     ask = mentioned.difference(described)
     doc.labels = label_triples(store, ask) if labels is None else labels(ask)
     doc.labels += [t for iri in sorted(mentioned.intersection(described)) for t in described[iri]]
+    doc.labelled = mentioned
     doc.meta = metadata(imap, doc, modified, license_iri)
     return doc
 
@@ -235,7 +243,7 @@ def quads(store, doc: Document) -> list[ox.Quad]:
     for i in range(0, len(named), 200):
         rows = " ".join(f"({t.subject} {t.predicate} {t.object})" for t in named[i:i + 200])
         for r in store.query(f"SELECT ?s ?p ?o ?g WHERE {{ VALUES (?s ?p ?o) {{ {rows} }} GRAPH ?g {{ ?s ?p ?o }} }}"):
-            graphs.setdefault(ox.Triple(r["s"], r["p"], r["o"]), []).append(r["g"])
+            graphs.setdefault(ox.Triple(r[0], r[1], r[2]), []).append(r[3])
     out = []
     for t in triples:
         for g in sorted(graphs.get(t, [ox.DefaultGraph()]), key=str):
@@ -264,16 +272,21 @@ _NS_PREFIX = {ns: p for p, ns in DOC_PREFIXES.items()}
 
 def used_prefixes(triples: list[ox.Triple]) -> dict[str, str]:
     """The prefixes of DOC_PREFIXES that the triples use (a short, tidy Turtle header)."""
+    iris: set[str] = set()
+    add = iris.add
+    named, literal = ox.NamedNode, ox.Literal
+    for subject, predicate, obj in triples:
+        add(predicate.value)
+        if type(subject) is named:
+            add(subject.value)
+        kind = type(obj)
+        if kind is named:
+            add(obj.value)
+        elif kind is literal:
+            add(obj.datatype.value)
     used: set[str] = set()
-    seen: set[str] = set()
-    for t in triples:
-        for term in (t.subject, t.predicate, t.object):
-            iri = term.value if isinstance(term, ox.NamedNode) else (
-                term.datatype.value if isinstance(term, ox.Literal) else None)
-            if iri is None or iri in seen:
-                continue
-            seen.add(iri)
-            used.update(_namespaces_of(iri))
+    for iri in iris:
+        used.update(_namespaces_of(iri))
     return {p: ns for p, ns in DOC_PREFIXES.items() if ns in used}
 
 

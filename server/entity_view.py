@@ -15,7 +15,7 @@ import pyoxigraph as ox
 from kb.namespaces import M8G, PREFIXES, THB
 
 from .documents import Document, is_anon
-from .labels import DESCRIPTION_PROPS, LABEL_PROPS, RDF_TYPE, Vocabulary, label_map, local_name, pick
+from .labels import DESCRIPTION_PROPS, LABEL_PROPS, RDF_TYPE, Vocabulary, local_name, pick, triples_label_map
 from .timeline import format_date
 
 XSD = PREFIXES["xsd"]
@@ -76,6 +76,9 @@ SCHEMA_TYPES = {"Action": "Project", "Programme": "FundingScheme", "Convention":
                 "SourceDocument": "CreativeWork", "Place": "Place", "Person": "Person"}
 
 
+_UNSET = object()
+
+
 @dataclass
 class Value:
     text: str
@@ -114,11 +117,10 @@ class EntityView:
     def __init__(self, doc: Document, vocab: Vocabulary, imap, langs: list[str], script_root: str, lang_q: str | None):
         self.doc, self.vocab, self.imap, self.langs = doc, vocab, imap, langs
         self.script_root, self.lang_q = script_root, lang_q
-        own = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.head
-               if t.predicate.value in LABEL_PROPS]
-        labels = [{"x": t.subject, "p": t.predicate, "l": t.object} for t in doc.labels]
-        self.labels = label_map([*own, *labels])
+        own = [t for t in doc.head if t.predicate.value in LABEL_PROPS]
+        self.labels = triples_label_map([*own, *doc.labels])
         self.bnodes: dict = {}
+        self._hrefs: dict[str, str | None] = {}
         self.anchors: set[str] = set()
         self.title: str | None = None
         for t in (*doc.closure, *doc.via):
@@ -135,6 +137,14 @@ class EntityView:
         return None
 
     def href(self, iri: str) -> str | None:
+        """The link of an IRI on this page (its local page, with the reader's ?lang=), remembered: pages show
+        the same things several times (values, incoming links, the timeline)."""
+        known = self._hrefs.get(iri, _UNSET)
+        if known is _UNSET:
+            known = self._hrefs[iri] = self._href(iri)
+        return known
+
+    def _href(self, iri: str) -> str | None:
         local = self.imap.local_url(iri, self.script_root)
         if local is not None:
             if self.lang_q and "#" not in local:

@@ -259,7 +259,7 @@ def memento(import_id: str, _path: str):
         doc, snapshot = built
         if fmt.is_html:
             from .labels import explicit_lang, reader_languages
-            from .resources import render_html
+            from .docrender import render_html
 
             body = render_html(doc, version, reader_languages(request), explicit_lang(request), root,
                                store=snapshot, memento={"when": http_date(chosen.ended), "import_id": import_id,

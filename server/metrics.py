@@ -80,6 +80,8 @@ def _setup(state) -> None:
         "latency": Histogram("thb_kb_http_request_duration_seconds",
                              "Time to produce the response, by endpoint", ["endpoint"], buckets=BUCKETS,
                              registry=registry),
+        "documents": Counter("thb_kb_documents_built", "Entity documents built (the others come from the cache), "
+                             "by where: a worker process or the serving process", ["where"], registry=registry),
     }
     ProcessCollector(registry=registry)
     registry.register(KBCollector(time.time()))

@@ -15,18 +15,17 @@ import re
 from urllib.parse import unquote
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from kb.namespaces import THB
 from kb.store.base import StoreUnavailable
 
-from . import documents, negotiation
+from . import docrender, docworkers, fastpath, negotiation
 from . import memento as memento_mod
-from .entity_view import SCHEMA_TYPES, EntityView, ui_words
-from .http_common import (LRU, abort_with, check_request, compress, ext_state, finish, gzip_bytes, http_error,
-                          kb_state, kbx, label_source, not_acceptable, not_modified, alternate_links, requested_page, serialize,
-                          store_down, unexpected, vocabulary)
+from .docrender import DocRequest
+from .http_common import (LRU, abort_with, accepts_gzip, check_request, compress, ext_state, finish, finish_packed,
+                          http_error, kb_state, kbx, not_acceptable, not_modified, requested_page, store_down,
+                          unexpected)
 from .iris import IriMap, path_candidates, raw_path
 from .labels import explicit_lang, reader_languages
 from .negotiation import DocFormat
@@ -38,10 +37,8 @@ bp.app_errorhandler(Exception)(unexpected)
 bp.after_app_request(compress)
 
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
-_TIMELINE_KINDS = ("Agency", "Action", "Programme")
 _BY_SUFFIX = {f.suffix: f for f in negotiation.DOC_FORMATS}
 DCT_IS_REPLACED_BY = "http://purl.org/dc/terms/isReplacedBy"
-READING_LANGUAGES = (("en", "English"), ("fr", "Français"))  # the languages the ontology labels are in
 
 
 def resolve(raw: bytes) -> str | None:
@@ -69,11 +66,23 @@ def resolve(raw: bytes) -> str | None:
 
 
 def _described(iris: list[str]) -> set[str]:
-    """Which of these IRIs the KB describes (one query; IRIs the query parser refuses are skipped)."""
+    """Which of these IRIs the KB describes (IRIs that cannot be parsed are skipped): a look-up of the first
+    statement of each in the embedded store, one query otherwise."""
     store = kbx().store
+    raw = getattr(store, "raw", None)
+    if isinstance(raw, ox.Store):
+        found = set()
+        for i in iris:
+            try:
+                node = ox.NamedNode(i)
+            except ValueError:
+                continue
+            if next(iter(raw.quads_for_pattern(node, None, None, None)), None) is not None:
+                found.add(i)
+        return found
     try:
         values = " ".join(f"<{i}>" for i in iris)
-        return {row["s"].value for row in store.query(
+        return {row[0].value for row in store.query(
             f"SELECT ?s WHERE {{ VALUES ?s {{ {values} }} FILTER EXISTS {{ ?s ?p ?o }} }}")}
     except (SyntaxError, ValueError):
         found = set()
@@ -121,25 +130,9 @@ def thing(_path: str):
     links = [f'<{imap.doc_url(path, f.suffix, root)}>; rel="describedby"; type="{f.media_type}"'
              for f in negotiation.DOC_FORMATS]
     links.append(f'<{imap.thing_iri(path)}>; rel="cite-as"')
-    links += _type_links(imap.thing_iri(path), version)
+    links += docrender.type_links(imap.thing_iri(path), version)
     resp.headers["Link"] = ", ".join(links)
     return resp
-
-
-def _type_links(iri: str, version: str) -> list[str]:
-    """FAIR Signposting `rel="type"` links: the thing's classes, and the schema.org type of its page markup;
-    cached per KB version."""
-    cache: LRU = ext_state()["cache"]
-    key = ("types", version, iri)
-    hit = cache.get(key)
-    if hit is None:
-        types = sorted(r["t"].value for r in kbx().store.query(f"SELECT ?t WHERE {{ <{iri}> a ?t FILTER(isIRI(?t)) }}"))
-        thb = str(THB)
-        schema = sorted({"https://schema.org/" + SCHEMA_TYPES[t[len(thb):]] for t in types
-                         if t.startswith(thb) and t[len(thb):] in SCHEMA_TYPES} - set(types))
-        hit = tuple(f'<{t}>; rel="type"' for t in (*types, *schema))
-        cache.put(key, hit)
-    return list(hit)
 
 
 def _successor(iri: str, version: str) -> str | None:
@@ -150,7 +143,7 @@ def _successor(iri: str, version: str) -> str | None:
     if hit is None:
         rows = kbx().store.query(f"SELECT ?n WHERE {{ <{iri}> <{DCT_IS_REPLACED_BY}> ?n FILTER(isIRI(?n)) }} "
                                  "ORDER BY ?n LIMIT 1")
-        hit = next((r["n"].value for r in rows), "")  # "" (none) is cached too
+        hit = next((r[0].value for r in rows), "")  # "" (none) is cached too
         cache.put(key, hit)
     return hit or None
 
@@ -208,7 +201,6 @@ def _resolve_document(raw: bytes) -> tuple[str, DocFormat | None]:
 
 @bp.get("/doc/<path:_path>")
 def document(_path: str):
-    kb = kbx()
     state = ext_state()
     imap: IriMap = state["imap"]
     cache: LRU = state["cache"]
@@ -231,113 +223,34 @@ def document(_path: str):
         fmt = negotiation.request_format(request, quads=True)
         if fmt is None:
             return not_acceptable(lambda f: imap.doc_url(path, f.suffix, root), negotiation.DOC_FORMATS)
-    langs = reader_languages(request) if fmt.is_html else []
+    langs = tuple(reader_languages(request)) if fmt.is_html else ()
     lang_q = explicit_lang(request) if fmt.is_html else None
-    etag = f"{version}-{fmt.suffix}-{page}" + (f"-{'.'.join(langs)}" if fmt.is_html else "")
     vary = ("Accept, Accept-Language" if negotiated else "Accept-Language") if fmt.is_html else "Accept"
     vary += ", Accept-Datetime"
-    key = (version, path, fmt.name, page, tuple(langs), root, lang_q, negotiated)
-    hit = cache.get(key)
+    key = (path, fmt.name, page, langs, root, lang_q, negotiated)
+    hit = cache.get((version, *key))
     if hit is None:
-        if not_modified(etag, modified):  # a client's copy of a page this process has not rendered yet
-            return finish(None, None, fmt, etag=etag, modified=modified,
-                          links=_links(imap, path, fmt, page, None, negotiated, root, version),
-                          content_location=_content_location(imap, path, fmt, page, negotiated, root), vary=vary)
-        doc = documents.build(kb.store, imap, path, page=page, page_size=kb.settings["page_size"],
-                              modified=modified, license_iri=kb.settings.get("license"),
-                              labels=label_source(version))
-        if doc is None:
+        if not_modified(_etag(version, fmt, page, langs), modified):  # a copy this process has not rendered yet
+            return finish(None, None, fmt, etag=_etag(version, fmt, page, langs), modified=modified,
+                          links=docrender.links(imap, path, fmt, page, None, negotiated, root, version),
+                          content_location=docrender.content_location(imap, path, fmt, page, negotiated, root),
+                          vary=vary)
+        rendered = docworkers.render(DocRequest(path, fmt.suffix, page, langs, lang_q, root, negotiated))
+        if rendered is None:
             abort_with(404, f"This document has no page {page}.")
-        body = render_html(doc, version, langs, lang_q, root) if fmt.is_html else _serialize_document(doc, fmt)
-        hit = (body, gzip_bytes(body), _links(imap, path, fmt, page, doc.pages, negotiated, root, version),
-               _content_location(imap, path, fmt, page, negotiated, root))
-        cache.put(key, hit)
-    body, gz, links, content_location = hit
+        # the version it was read at (a write may have come in between): ETag and cache key say what it holds
+        version, modified = rendered.version, rendered.modified
+        hit = (rendered.data, rendered.gzipped, rendered.link, rendered.content_location, modified)
+        cache.put((version, *key), hit)
+    data, gzipped, link, content_location, modified = hit
+    etag = _etag(version, fmt, page, langs)
     if not_modified(etag, modified):
-        body = gz = None
-    return finish(body, gz, fmt, etag=etag, modified=modified, links=links,
-                  content_location=content_location, vary=vary)
+        data = None
+    else:  # the same request, at this version, can be answered again from this entry (server.fastpath)
+        request.environ[fastpath.NOTE] = (version, (version, *key), gzipped and accepts_gzip())
+    return finish_packed(data, gzipped, fmt, etag=etag, modified=modified, links=[link],
+                         content_location=content_location, vary=vary)
 
 
-def _serialize_document(doc: documents.Document, fmt: DocFormat) -> bytes:
-    """The document in an RDF format; in TriG and N-Quads each statement in the graph the KB keeps it in."""
-    if fmt in negotiation.QUAD_FORMATS:
-        quads = documents.quads(kbx().store, doc)
-        extra = {"prefixes": documents.used_prefixes(doc.triples())} if fmt.name == "trig" else {}
-        return ox.serialize(quads, format=fmt.rdf.ox, **extra)
-    return serialize(doc.triples(), fmt)
-
-
-def _content_location(imap: IriMap, path: str, fmt: DocFormat, page: int, negotiated: bool, root: str) -> str | None:
-    return imap.doc_url(path, fmt.suffix, root) + (f"?page={page}" if page > 1 else "") if negotiated else None
-
-
-def _links(imap: IriMap, path: str, fmt: DocFormat, page: int, pages: int | None, negotiated: bool,
-           root: str, version: str) -> list[str]:
-    """Link header values: an alternate per format, the thing described, the licence, the pages."""
-    settings = kbx().settings
-    page_q = f"?page={page}" if page > 1 else ""
-    links = alternate_links(lambda f: imap.doc_url(path, f.suffix, root) + page_q, negotiation.DOC_FORMATS)
-    links.append(f'<{imap.thing_iri(path)}>; rel="describes"')
-    links.append(f'<{imap.doc_iri(path)}>; rel="cite-as"')
-    links += _type_links(imap.thing_iri(path), version)
-    links += memento_mod.document_links(imap, path, root)
-    if settings.get("license"):
-        links.append(f'<{settings["license"]}>; rel="license"')
-    if pages and pages > 1:
-        def page_url(k: int) -> str:
-            return imap.doc_url(path, None if negotiated else fmt.suffix, root) + (f"?page={k}" if k > 1 else "")
-
-        links += [f'<{page_url(1)}>; rel="first"', f'<{page_url(pages)}>; rel="last"']
-        if page > 1:
-            links.append(f'<{page_url(page - 1)}>; rel="prev"')
-        if page < pages:
-            links.append(f'<{page_url(page + 1)}>; rel="next"')
-    return links
-
-
-def _graphs_of(store, iri: str) -> list[tuple[str, int]]:
-    """The named graphs that hold statements about `iri`, with how many, most first."""
-    rows = store.query(f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }} GROUP BY ?g")
-    found = [(r["g"].value, int(r["n"].value)) for r in rows if isinstance(r["g"], ox.NamedNode)]
-    return sorted(found, key=lambda gn: (-gn[1], gn[0]))
-
-
-def render_html(doc: documents.Document, version: str, langs: list[str], lang_q: str | None, root: str, *,
-                store=None, memento: dict | None = None) -> bytes:
-    """The HTML page of a document; `store` is the store it was built from (a memento's own: server.memento),
-    `memento` the version it shows (when, its TimeMap, the current document)."""
-    from . import timeline
-
-    kb = kbx()
-    store = kb.store if store is None else store
-    imap: IriMap = ext_state()["imap"]
-    vocab = vocabulary(version)
-    view = EntityView(doc, vocab, imap, langs, root, lang_q)
-    ctx = view.context()
-    svg = None
-    if ctx["kind"] in _TIMELINE_KINDS:
-        events, cut = timeline.events_for(store, doc.subject, ctx["kind"], langs, label_source(version))
-        if events:
-            svg = timeline.render_svg(events, lambda i: view.href(i) or "#", langs,
-                                      ui_words(langs)("Timeline of the {n} events of {title}").format(
-                                          n=len(events), title=ctx["title"]))
-            ctx["timeline_cut"] = cut
-    if memento:
-        alternates = [(f, memento_mod.memento_url(memento["import_id"], doc.path, f.suffix, root))
-                      for f in negotiation.FORMATS]
-    else:
-        alternates = [(f, imap.doc_url(doc.path, f.suffix, root)) for f in negotiation.DOC_FORMATS]
-    ctx["graphs"] = [(g, imap.local_url(g, root), n) for g, n in _graphs_of(store, doc.subject)]
-    ctx["memento"] = memento
-    ctx["timemap"] = memento_mod.timemap_url(doc.path, root)
-    page_url = lambda k: imap.doc_url(doc.path, None, root) + (f"?page={k}" if k > 1 else "")  # noqa: E731
-    here = page_url(doc.page)
-    sep = "&" if "?" in here else "?"
-    ctx["languages"] = [(code, name, f"{here}{sep}lang={code}", code == (langs[0] if langs else "en"))
-                        for code, name in READING_LANGUAGES]
-    html = render_template("resource.html", doc=doc, lang=langs[0] if langs else "en", alternates=alternates,
-                           t=ui_words(langs),
-                           canonical=memento["iri"] if memento else imap.doc_iri(doc.path, page=doc.page),
-                           timeline=svg, page_url=page_url, **ctx)
-    return html.encode("utf-8")
+def _etag(version: str, fmt: DocFormat, page: int, langs: tuple[str, ...]) -> str:
+    return f"{version}-{fmt.suffix}-{page}" + (f"-{'.'.join(langs)}" if fmt.is_html else "")

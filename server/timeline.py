@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from kb.namespaces import M8G, PREFIXES, SCHEMA, THB
 
-from .labels import label_map, labels_of, local_name, pick
+from .labels import labels_of, local_name, pick, triples_label_map
 
 MAX_EVENTS = 300
 ROW, YEAR_ROW, TOP = 46, 30, 8
@@ -75,18 +75,17 @@ def events_for(store, iri: str, kind: str, langs: list[str], label_source=None) 
          f"BIND(COALESCE(?own, ?inherited) AS ?start) FILTER(BOUND(?start)) "
          f"OPTIONAL {{ ?e <{SCHEMA.endDate}> ?end }} OPTIONAL {{ ?e <{PREFIXES['dct']}type> ?type }} }} ORDER BY ?start ?e")
     rows: dict[str, dict] = {}
-    for r in store.query(q):
-        e = r["e"].value
+    for e_node, start, end, type_ in store.query(q):
+        e = e_node.value
         if e not in rows:
-            rows[e] = {"start": r["start"].value, "end": r["end"].value if r["end"] else None,
-                       "type": r["type"].value if r["type"] else None}
+            rows[e] = {"start": start.value, "end": end.value if end else None, "type": type_.value if type_ else None}
     cut = len(rows) > MAX_EVENTS
     events = list(rows.items())[:MAX_EVENTS]
     need = {e for e, _ in events} | {v["type"] for _, v in events if v["type"]}
     if label_source is None:
         labels = labels_of(store, need)
     else:
-        labels = label_map({"x": t.subject, "p": t.predicate, "l": t.object} for t in label_source(need))
+        labels = triples_label_map(label_source(need))
 
     def lbl(i: str) -> str:
         got = pick(labels.get(i, []), langs)
@@ -128,32 +127,37 @@ def render_svg(events: list[Event], href, langs: list[str], title: str) -> Marku
     screens, and on one long line for wide ones; the stylesheet shows the one that fits (media query)."""
     if not events:
         return Markup("")
-    return Markup(_svg(events, href, langs, title, "narrow", 34, 2) + _svg(events, href, langs, title, "wide", 90, 1))
+    rows = [_row(ev, href, langs) for ev in events]  # what both drawings share, escaped once
+    return Markup(_svg(rows, title, "narrow", 34, 2) + _svg(rows, title, "wide", 90, 1))
 
 
-def _svg(events: list[Event], href, langs: list[str], title: str, variant: str, width: int, most: int) -> str:
+def _row(ev: Event, href, langs: list[str]) -> tuple[str, str, str, str, str]:
+    """(year, label, escaped link, escaped full title, escaped date line) of an event."""
+    when = short_date(ev.start, langs)
+    if ev.end and ev.end != ev.start:
+        when += " – " + short_date(ev.end, langs)
+    meta = when + (f" · {ev.kind}" if ev.kind else "")
+    full = f"{ev.label} ({format_date(ev.start, langs)})"
+    return ev.start[:4], ev.label, str(escape(href(ev.iri))), str(escape(full)), str(escape(meta))
+
+
+def _svg(rows: list[tuple[str, str, str, str, str]], title: str, variant: str, width: int, most: int) -> str:
     parts: list[str] = []
     y = TOP
     year = None
     axis_x = 14
-    for ev in events:
-        ev_year = ev.start[:4]
+    for ev_year, label, link, full, meta in rows:
         if ev_year != year:
             year = ev_year
             parts.append(f'<g class="tl-year"><rect x="0" y="{y + 4}" width="46" height="20" rx="10"/>'
                          f'<text x="23" y="{y + 18}" text-anchor="middle">{escape(year)}</text></g>')
             y += YEAR_ROW
-        when = short_date(ev.start, langs)
-        if ev.end and ev.end != ev.start:
-            when += " – " + short_date(ev.end, langs)
-        meta = when + (f" · {ev.kind}" if ev.kind else "")
-        full = f"{ev.label} ({format_date(ev.start, langs)})"
-        lines = _lines(ev.label, width, most)
+        lines = _lines(label, width, most)
         spans = "".join(f'<tspan x="32" dy="{0 if i == 0 else 18}">{escape(line)}</tspan>' for i, line in enumerate(lines))
         parts.append(
-            f'<a href="{escape(href(ev.iri))}"><title>{escape(full)}</title>'
+            f'<a href="{link}"><title>{full}</title>'
             f'<circle cx="{axis_x}" cy="{y + 13}" r="6"/>'
-            f'<text class="tl-date" x="32" y="{y + 16}">{escape(meta)}</text>'
+            f'<text class="tl-date" x="32" y="{y + 16}">{meta}</text>'
             f'<text class="tl-label" x="32" y="{y + 35}">{spans}</text></a>')
         y += ROW + 18 * (len(lines) - 1)
     height = y + TOP

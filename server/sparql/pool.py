@@ -24,7 +24,10 @@ a process that can be killed. Design:
 * A checkpoint that no worker has open and that is not the current one is deleted.
 
 Worker processes also let the server use every core under gunicorn: gunicorn runs one process (the store
-allows one writer) with threads, and the evaluation happens in the workers, outside the GIL.
+allows one writer) with threads, and the evaluation happens in the workers, outside the GIL. For the same
+reason they also build entity documents (`run_doc`: a job answered in one message, see server.docworkers),
+which give way to queries waiting for a worker. The worker's loop is in `pool_worker`, the streaming
+messages in `pool_stream`.
 """
 
 from __future__ import annotations
@@ -39,19 +42,18 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .execution import Job, Outcome
-from .streaming import END, Cancelled, Failed, Stream, StreamCut
+from .pool_stream import _Budget, _Relay, _Stopped
+from .streaming import Failed, Stream
 
 log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
 WATCH_INTERVAL = 0.2  # seconds between two looks at a running worker's memory
-WINDOW = 4  # streamed chunks a worker may send ahead of the serving process's acknowledgements
-STOP_GRACE = 5.0  # seconds a worker gets to stop a stream whose client left, before it is killed
-ACK, STOP, ABORTED = "ack", "stop", "aborted"  # stream control messages (END is in streaming)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -110,6 +112,13 @@ class _Worker:
             pass
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """A one-message job was stopped and its worker killed: `reason` is "timeout" or "memory"."""
+
+    reason: str
+
+
 class WorkerPool:
     def __init__(self, store, size: int, base_iri: str, max_memory_mib: int = 0):
         self.store = store
@@ -128,6 +137,8 @@ class WorkerPool:
         self._users: Counter[str] = Counter()
         self._closed = False
         self.replaced = 0  # workers killed and replaced (timeouts, crashes): for tests and /metrics
+        self.documents = 0  # document jobs answered by a worker (server.docworkers): for tests
+        self._waiting = 0  # SPARQL jobs waiting for an idle worker (document jobs give way to them)
         for _ in range(self.size):
             self._spawn_async()
 
@@ -236,21 +247,18 @@ class WorkerPool:
         except Exception as exc:
             return Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"})
         waiting = time.monotonic()
-        while True:
-            try:
-                worker = self._idle.get(timeout=max(0.0, budget.remaining(waiting)))
-            except queue.Empty:
-                return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
-                                     **{"Retry-After": "5"})
-            if worker.alive():
-                break
-            log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.returncode)
-            self._retire(worker)
+        with self._lock:
+            self._waiting += 1
+        try:
+            worker = self._idle_worker(lambda: max(0.0, budget.remaining(waiting)))
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if worker is None:
+            return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
+                                 **{"Retry-After": "5"})
         budget.spent += time.monotonic() - waiting
-        old_path = worker.path
-        self._assign(worker, path)
-        if old_path != path:
-            self._cleanup()
+        self._use(worker, path)
         try:
             worker.conn.send((job, path))
             first = self._receive(worker, job, budget)
@@ -269,6 +277,57 @@ class WorkerPool:
             return Outcome.error(500, first.message)
         return first
 
+    def run_doc(self, job, wait: float):
+        """Run a job that answers in one message (`job.run_in_worker(store)` in the worker: a document, see
+        server.docworkers) on a worker that is idle within `wait` seconds. Returns the worker's message; a
+        `Stopped` when the job passed its timeout or the memory limit and its worker was killed; or None
+        when it did not run to the end: no idle worker (or SPARQL queries are waiting for one), no checkpoint,
+        or the worker died meanwhile (it is replaced). The caller then does the work itself."""
+        if self._waiting:
+            return None
+        try:
+            path = self._current_checkpoint()
+        except Exception as exc:
+            log.warning("no checkpoint for a document job: %s", exc)
+            return None
+        started = time.monotonic()
+        worker = self._idle_worker(lambda: max(0.0, wait - (time.monotonic() - started)))
+        if worker is None:
+            return None
+        self._use(worker, path)
+        budget = _Budget(job.timeout)
+        try:
+            worker.conn.send((job, path))
+            answer = self._receive(worker, job, budget)
+        except _Stopped as stop:
+            return None if stop.reason == "crash" else Stopped(stop.reason)
+        except (EOFError, OSError) as exc:
+            log.error("a worker died before it took a document job: %s", exc)
+            self._retire(worker)
+            return None
+        self._idle.put(worker)
+        with self._lock:
+            self.documents += 1
+        return answer
+
+    def _idle_worker(self, remaining) -> _Worker | None:
+        """An idle, live worker, waiting at most `remaining()` seconds; dead ones met are replaced."""
+        while True:
+            try:
+                worker = self._idle.get(timeout=remaining()) if remaining() > 0 else self._idle.get_nowait()
+            except queue.Empty:
+                return None
+            if worker.alive():
+                return worker
+            log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.returncode)
+            self._retire(worker)
+
+    def _use(self, worker: _Worker, path: str) -> None:
+        old_path = worker.path
+        self._assign(worker, path)
+        if old_path != path:
+            self._cleanup()
+
     def _receive(self, worker: _Worker, job: Job, budget: "_Budget"):
         """The worker's next message; past the budget or the memory limit the worker is killed (_Stopped)."""
         started = time.monotonic()
@@ -284,7 +343,8 @@ class WorkerPool:
                 except (EOFError, OSError) as exc:
                     log.error("a SPARQL worker died while running a query: %s", exc)
                     self._retire(worker)
-                    raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"))
+                    raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"),
+                                   "crash")
                 budget.watched = time.monotonic()  # a look at the memory at least every WATCH_INTERVAL, also mid-stream
                 if self.max_memory and _rss(worker.pid) > self.max_memory:
                     log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
@@ -292,13 +352,13 @@ class WorkerPool:
                     self._retire(worker)
                     raise _Stopped(Outcome.error(
                         503, f"the query needed more than {self.max_memory // 2**20} MiB of memory and was "
-                             "stopped; narrow it down or add a LIMIT", **{"Retry-After": "1"}))
+                             "stopped; narrow it down or add a LIMIT", **{"Retry-After": "1"}), "memory")
         finally:
             budget.spent += time.monotonic() - started
         log.warning("query stopped after %.1f s (worker %s killed)", job.timeout, worker.pid)
         self._retire(worker)
         raise _Stopped(Outcome.error(503, f"the query ran longer than {job.timeout:g} s and was stopped; "
-                                          "narrow it down or add a LIMIT", **{"Retry-After": "1"}))
+                                          "narrow it down or add a LIMIT", **{"Retry-After": "1"}), "timeout")
 
     def close(self) -> None:
         with self._lock:
@@ -310,166 +370,7 @@ class WorkerPool:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def worker_main(conn, base_iri: str) -> None:
-    """The worker process: open checkpoints read-only, run jobs, send back outcomes."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops the workers
-    import importlib
-
-    importlib.import_module("rdflib.plugins.sparql.parser")  # build the grammar before saying ready
-
-    from kb.namespaces import Iris
-    from kb.store.oxigraph import OxigraphStore
-
-    from .execution import execute
-
-    iris = Iris(base_iri)
-    store, current = None, None
-    conn.send("ready")
-    parent = os.getppid()
-    while True:
-        try:
-            if not conn.poll(5.0):
-                if os.getppid() != parent:
-                    return  # the serving process is gone
-                continue
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        if message == STOP:  # for a stream that had already ended
-            continue
-        job, path = message
-        sender = _Sender(conn)
-        try:
-            try:
-                if path != current:
-                    store = None
-                    store = OxigraphStore(iris, path, read_only=True)
-                    current = path
-            except Exception as exc:  # opening the checkpoint failed
-                current = None
-                sender(Outcome.error(503, f"the store cannot be read now: {exc}", **{"Retry-After": "5"}))
-            else:
-                try:
-                    execute(store, job, sender)
-                except Cancelled:
-                    pass
-                except Exception as exc:  # a bug: answer (or cut the stream) rather than die
-                    try:
-                        sender(Failed(f"the query failed: {exc.__class__.__name__}"))
-                    except Cancelled:
-                        pass
-            sender.finish()
-        except (EOFError, OSError):
-            return
-
-
-class _Sender:
-    """The worker's end of a streamed answer: at most WINDOW chunks unacknowledged (the serving process
-    acknowledges each chunk it receives), so memory stays bounded when the client is slow; a STOP from the
-    serving process (the client is gone) raises Cancelled in the writer."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        self.unacked = 0
-        self.stopped = False
-
-    def __call__(self, message) -> None:
-        if self.stopped:  # pyoxigraph writes once more (a flush) after a failed write
-            raise Cancelled()
-        chunk = isinstance(message, bytes)
-        while self.conn.poll(0) or (chunk and self.unacked >= WINDOW):
-            if self.conn.recv() == STOP:
-                self.stopped = True
-                raise Cancelled()
-            self.unacked -= 1
-        self.conn.send(message)
-        if chunk:
-            self.unacked += 1
-
-    def finish(self) -> None:
-        """After the job's last message: ABORTED when stopped, else take the outstanding acknowledgements."""
-        if self.stopped:
-            self.conn.send(ABORTED)
-            return
-        while self.unacked > 0:
-            if self.conn.recv() == STOP:
-                return
-            self.unacked -= 1
-
-
-class _Budget:
-    """A query's time limit, spent while waiting for a worker or for its messages."""
-
-    def __init__(self, timeout: float):
-        self.timeout = timeout
-        self.spent = 0.0
-        self.watched = time.monotonic()  # the last look at the worker's memory
-
-    def remaining(self, since: float) -> float:
-        """What is left, counting the time since `since` as spent."""
-        return self.timeout - self.spent - (time.monotonic() - since)
-
-
-class _Stopped(Exception):
-    """The worker was killed (timeout, memory, crash); `outcome` is the answer for a client still waiting."""
-
-    def __init__(self, outcome: Outcome):
-        super().__init__(outcome.body)
-        self.outcome = outcome
-
-
-class _Relay:
-    """The serving process's end of a streamed answer: it relays the worker's chunks to the `Stream`,
-    acknowledges each, and on `release` returns the worker to the pool, after telling it to stop when the
-    client left mid-way (or kills it when it does not answer)."""
-
-    def __init__(self, pool: WorkerPool, worker: _Worker, job: Job, budget: _Budget):
-        self.pool, self.worker, self.job, self.budget = pool, worker, job, budget
-        self.done = False  # the worker sent its last message
-        self.gone = False  # the worker was killed
-
-    def receive(self):
-        try:
-            message = self.pool._receive(self.worker, self.job, self.budget)
-            if isinstance(message, bytes):
-                self.worker.conn.send(ACK)
-                return message
-        except _Stopped as stop:
-            self.gone = True
-            raise StreamCut(stop.outcome.body.decode("utf-8", "replace").strip()) from None
-        except (EOFError, OSError):
-            self.gone = True
-            self.pool._retire(self.worker)
-            raise StreamCut("the query worker failed mid-stream") from None
-        self.done = True  # END or Failed
-        return message
-
-    def release(self, finished: bool) -> None:
-        if self.gone:
-            return
-        self.gone = True
-        worker = self.worker
-        if not self.done:  # the client left: stop the worker and wait for its last message
-            try:
-                worker.conn.send(STOP)
-                deadline = time.monotonic() + STOP_GRACE
-                while True:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not worker.conn.poll(remaining):
-                        raise TimeoutError
-                    message = worker.conn.recv()
-                    if message in (END, ABORTED) or isinstance(message, Failed):
-                        break
-            except (EOFError, OSError, TimeoutError):
-                log.warning("a SPARQL worker did not stop after its client left; replacing it")
-                self.pool._retire(worker)
-                return
-        self.pool._idle.put(worker)
-
-
 if __name__ == "__main__":  # a worker process: python -m server.sparql.pool FD BASE_IRI
+    from .pool_worker import worker_main
+
     worker_main(Connection(int(sys.argv[1])), sys.argv[2])
