@@ -178,10 +178,12 @@ REPORT_FORMATS = ("text", "turtle", "json", "junit", "github", "sarif")  # kb.re
 @click.option("--junit", "junit_out", metavar="FILE", help="Also write a JUnit XML report to FILE.")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for an --against SPARQL endpoint.")
+@click.option("--engine", type=click.Choice(["sparql", "pyshacl"]), default="sparql", show_default=True,
+              help="SHACL engine: the shapes as SPARQL queries on Oxigraph, or pySHACL (the reference).")
 @base_option
 @contexts_option
 def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, input_format, sarif_out, junit_out,
-             timeout, base_iri, jsonld_contexts):
+             timeout, engine, base_iri, jsonld_contexts):
     """Validate RDF files or folders (or - for stdin) against the trusted shapes, with the KB as context.
 
     Exit status: 0 passed, 1 findings at or above --fail-on or unreadable input, 2 could not run.
@@ -195,7 +197,7 @@ def validate(paths, fmt, output, fail_on, against, context, qc, changed_since, i
     sys.exit(run(Options(paths=list(paths), fmt=fmt, output=output, sarif=sarif_out, junit=junit_out,
                          fail_on=fail_on, against=against, qc=qc, changed_since=changed_since,
                          input_format=input_format, timeout=timeout, base_iri=cfg["base_iri"],
-                         context=list(context), jsonld_contexts=cfg["jsonld_contexts"])))
+                         context=list(context), jsonld_contexts=cfg["jsonld_contexts"], engine=engine)))
 
 
 @cli.command("import")

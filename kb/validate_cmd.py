@@ -49,9 +49,16 @@ class Options:
     base_iri: str = "https://w3id.org/thb-kb/"
     context: list[str] = field(default_factory=list)
     jsonld_contexts: str | None = None  # KB_JSONLD_CONTEXTS: local copies of the JSON-LD contexts inputs may name
+    engine: str = "sparql"  # kb.shacl_sparql, or "pyshacl" (the reference; the fallback for unsupported shapes)
 
 
-def _shacl(store: ox.Store):
+def _shacl(store: ox.Store, engine: str = "sparql"):
+    from . import shacl_runner
+
+    if shacl_runner.engine_name(engine) == "sparql" and shacl_runner._sparql_model() is not None:
+        from . import shacl_sparql
+
+        return shacl_sparql.validate(store, shacl_runner._sparql_model())
     import pyshacl
 
     pyshacl_speedups.install()
@@ -130,7 +137,7 @@ def _run(opts: Options) -> int:
     store.extend(context)
     store.extend(ontology)
     try:
-        shacl_report = _shacl(store) if data_quads else None
+        shacl_report = _shacl(store, opts.engine) if data_quads else None
     except Exception as exc:  # pySHACL's ReportableRuntimeError and friends: the shapes cannot be applied
         raise CannotRun(f"SHACL validation could not run: {exc}") from None
 

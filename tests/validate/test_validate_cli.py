@@ -421,3 +421,22 @@ def test_against_a_sparql_endpoint(live_server):
            stdin=text.encode("utf-8"))
     assert p.returncode == 1
     assert [r["value"] for r in json.loads(p.stdout)["results"]] == ["<https://w3id.org/thb-kb/id/agency/no-such-agency>"]
+
+
+def test_both_engines_report_the_same_findings_on_every_invalid_example():
+    """`--engine sparql` (the default) and `--engine pyshacl` (the reference): the same findings, file by file
+    (blank-node labels aside, which each run invents)."""
+    import re
+
+    require_examples()
+
+    def findings(engine: str, f: Path) -> list[tuple]:
+        p = kb("validate", "--engine", engine, "--format", "json", str(f), str(EXAMPLES / "context.ttl"))
+        assert p.returncode == 1, f"{engine} {f.name}: {out(p)}"
+        keys = ("focus", "path", "value", "severity", "constraint", "message", "nodeShape", "file", "line")
+        return sorted(tuple(re.sub(r"^_:\S+", "_:", str(r.get(k))) for k in keys)
+                      for r in json.loads(p.stdout)["results"])
+
+    for f in invalid_examples():
+        sparql = findings("sparql", f)
+        assert sparql and sparql == findings("pyshacl", f), f.name
