@@ -26,6 +26,7 @@ BLUEPRINTS = (
     "server.sitemap",
     "server.metrics",
     "server.sparql.protocol",
+    "server.sparql.queries",
     "server.resources",
     "server.memento",
     "server.pages",

@@ -65,6 +65,12 @@ class KBCollector:
         m = GaugeMetricFamily("thb_kb_last_modified_timestamp_seconds", "Time of the last write to the KB")
         m.add_metric([], modified.timestamp())
         yield m
+        sparql = current_app.extensions.get("sparql")
+        if sparql is not None:
+            running = GaugeMetricFamily("thb_kb_sparql_running_queries",
+                                        "SPARQL queries being evaluated or answered now (GET /sparql/queries)")
+            running.add_metric([], len(sparql.running))
+            yield running
         info = InfoMetricFamily("thb_kb_version", "The KB version token (changes on every write) and the store")
         info.add_metric([], {"version": version, "store": store.describe()})
         yield info

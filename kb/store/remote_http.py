@@ -22,7 +22,24 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+_watch = threading.local()
+
+
+@contextmanager
+def cancellable(register):
+    """While in this block, every request this thread sends through a pool is handed to `register(cut)`:
+    calling `cut()` (from any thread) shuts its connection down, so the thread waiting for the answer stops
+    at once with `Unreachable`. `cut` does nothing once the answer has been read (the connection may carry
+    another thread's request by then). Used to stop a running query (server.sparql.running)."""
+    previous = getattr(_watch, "register", None)
+    _watch.register = register
+    try:
+        yield
+    finally:
+        _watch.register = previous
 
 
 class Timeout(Exception):
@@ -112,6 +129,9 @@ class Exchange:
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.conn: http.client.HTTPConnection | None = None
         self.reused = False
+        self._cut_lock = threading.Lock()
+        self._sock = None
+        self.was_cut = False  # cut() was called: never sent again
 
     def send(self, fresh: bool = False) -> None:
         conn = None if fresh else self.pool._take()
@@ -126,9 +146,13 @@ class Exchange:
                 # urllib3 sets too) Nagle's algorithm may hold the body until the store ACKs the headers
                 conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.sock.settimeout(self.read_timeout)
+            self._sock = conn.sock
+            register = getattr(_watch, "register", None)
+            if register is not None:
+                register(self.cut)
             conn.request("POST", self.target, body=self.body, headers=self.headers)
         except _STALE:
-            if not self.reused:
+            if not self.reused or self.was_cut:
                 self.abandon()
                 raise Unreachable("the connection was cut") from None
             self.abandon()
@@ -150,7 +174,7 @@ class Exchange:
             resp = conn.getresponse()
         except _STALE:
             self.abandon()
-            if not self.reused:
+            if not self.reused or self.was_cut:
                 raise Unreachable("the connection was cut") from None
             self.send(fresh=True)  # a pooled connection the store had closed: once more on a new one
             return self.reply(deadline)
@@ -184,18 +208,31 @@ class Exchange:
         except (OSError, http.client.HTTPException) as exc:
             self.abandon()
             raise Unreachable(_reason(exc)) from None
-        self.conn = None
+        with self._cut_lock:
+            self.conn = None
         if resp.will_close:
             conn.close()
         else:
             self.pool._give_back(conn)
         return Reply(resp.status, resp.headers, b"".join(chunks))
 
+    def cut(self) -> None:
+        """Shut the connection down while a request is on it (from another thread: see `cancellable`)."""
+        with self._cut_lock:
+            sock = self._sock if self.conn is not None else None
+            if sock is not None:
+                self.was_cut = True
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
     def abandon(self) -> None:
         """Drop the connection (an answer nobody will read, or a broken one)."""
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        with self._cut_lock:
+            conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
 
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux

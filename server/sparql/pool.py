@@ -86,6 +86,7 @@ class _Worker:
             child.close()
         self.conn = Connection(parent.detach())
         self.path: str | None = None
+        self.ticket = None  # the running query's ticket (server.sparql.running), while it runs here
 
     @property
     def pid(self) -> int | None:
@@ -237,10 +238,11 @@ class WorkerPool:
                 worker.path = path
 
     # -- running ------------------------------------------------------------------------------------
-    def run(self, job: Job) -> Outcome:
+    def run(self, job: Job, ticket=None) -> Outcome:
         """The first message of the answer: a whole Outcome, or a streamed head whose `stream` relays the
         chunks. The timeout counts the time spent waiting for a worker and for its messages (not the time
-        spent waiting for a slow client to take the chunks)."""
+        spent waiting for a slow client to take the chunks). `ticket` (server.sparql.running), when given,
+        can stop the query: its worker is killed and the client gets 503."""
         budget = _Budget(job.timeout)
         try:
             path = self._current_checkpoint()
@@ -250,29 +252,36 @@ class WorkerPool:
         with self._lock:
             self._waiting += 1
         try:
-            worker = self._idle_worker(lambda: max(0.0, budget.remaining(waiting)))
+            worker = self._idle_worker(lambda: max(0.0, budget.remaining(waiting)),
+                                       (lambda: ticket.cancelled) if ticket is not None else None)
         finally:
             with self._lock:
                 self._waiting -= 1
+        if worker is None and ticket is not None and ticket.cancelled:
+            return Outcome.error(503, ticket.message())
         if worker is None:
             return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
                                  **{"Retry-After": "5"})
         budget.spent += time.monotonic() - waiting
+        if ticket is not None and not self._attach(worker, ticket):
+            return Outcome.error(503, ticket.message())
         self._use(worker, path)
         try:
             worker.conn.send((job, path))
-            first = self._receive(worker, job, budget)
+            first = self._receive(worker, job, budget, ticket)
         except _Stopped as stop:
             return stop.outcome
         except (EOFError, OSError) as exc:
-            log.error("a SPARQL worker died while running a query: %s", exc)
             self._retire(worker)
+            if ticket is not None and ticket.cancelled:
+                return Outcome.error(503, ticket.message())
+            log.error("a SPARQL worker died while running a query: %s", exc)
             return Outcome.error(500, "the query made its worker process fail; it was replaced")
         if isinstance(first, Outcome) and first.streamed:
-            relay = _Relay(self, worker, job, budget)
+            relay = _Relay(self, worker, job, budget, ticket)
             first.stream = Stream(relay.receive, relay.release)
             return first
-        self._idle.put(worker)
+        self._release(worker)
         if isinstance(first, Failed):
             return Outcome.error(500, first.message)
         return first
@@ -310,12 +319,52 @@ class WorkerPool:
             self.documents += 1
         return answer
 
-    def _idle_worker(self, remaining) -> _Worker | None:
-        """An idle, live worker, waiting at most `remaining()` seconds; dead ones met are replaced."""
+    def _attach(self, worker: _Worker, ticket) -> bool:
+        """Let `ticket` stop the query about to run on `worker` (its cancel kills the worker while the query
+        runs there, never after: the worker may be serving another query by then). False when the query was
+        cancelled while it waited for a worker: the worker goes back, the query never runs."""
+        with self._lock:
+            if ticket.cancelled:
+                attached = False
+            else:
+                worker.ticket = ticket
+                ticket.worker_pid = worker.pid
+                ticket.state = "running"
+                attached = True
+        if not attached:
+            self._idle.put(worker)
+            return False
+
+        def stop() -> None:
+            with self._lock:
+                if worker.ticket is ticket:
+                    try:
+                        worker.process.kill()  # _receive sees the end of the connection
+                    except OSError:
+                        pass
+
+        ticket.on_cancel(stop)
+        return True
+
+    def _release(self, worker: _Worker) -> None:
+        """The worker is idle again (its query's ticket, if any, can no longer kill it)."""
+        with self._lock:
+            worker.ticket = None
+        self._idle.put(worker)
+
+    def _idle_worker(self, remaining, stop=None) -> _Worker | None:
+        """An idle, live worker, waiting at most `remaining()` seconds, or until `stop()` (looked at every
+        WATCH_INTERVAL) says the query was cancelled; dead ones met are replaced."""
         while True:
+            left = remaining()
             try:
-                worker = self._idle.get(timeout=remaining()) if remaining() > 0 else self._idle.get_nowait()
+                if stop is None or left <= 0:
+                    worker = self._idle.get(timeout=left) if left > 0 else self._idle.get_nowait()
+                else:
+                    worker = self._idle.get(timeout=min(left, WATCH_INTERVAL))
             except queue.Empty:
+                if stop is not None and left > WATCH_INTERVAL and not stop():
+                    continue
                 return None
             if worker.alive():
                 return worker
@@ -328,8 +377,9 @@ class WorkerPool:
         if old_path != path:
             self._cleanup()
 
-    def _receive(self, worker: _Worker, job: Job, budget: "_Budget"):
-        """The worker's next message; past the budget or the memory limit the worker is killed (_Stopped)."""
+    def _receive(self, worker: _Worker, job: Job, budget: "_Budget", ticket=None):
+        """The worker's next message; past the budget or the memory limit, or when `ticket` is cancelled,
+        the worker is killed (_Stopped)."""
         started = time.monotonic()
         try:
             while True:
@@ -337,12 +387,18 @@ class WorkerPool:
                 if remaining <= 0:
                     break
                 try:
+                    if ticket is not None and ticket.cancelled:
+                        raise EOFError("cancelled")
                     ready = worker.conn.poll(min(remaining, WATCH_INTERVAL))
                     if ready and time.monotonic() - budget.watched < WATCH_INTERVAL:
                         return worker.conn.recv()
                 except (EOFError, OSError) as exc:
-                    log.error("a SPARQL worker died while running a query: %s", exc)
                     self._retire(worker)
+                    if ticket is not None and ticket.cancelled:
+                        log.warning("query %s stopped by an administrator (worker %s killed)", ticket.id,
+                                    worker.pid)
+                        raise _Stopped(Outcome.error(503, ticket.message()), "cancelled")
+                    log.error("a SPARQL worker died while running a query: %s", exc)
                     raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"),
                                    "crash")
                 budget.watched = time.monotonic()  # a look at the memory at least every WATCH_INTERVAL, also mid-stream

@@ -7,6 +7,7 @@ serving process's end; `_Budget` is a job's time limit, spent while waiting for 
 
 from __future__ import annotations
 
+import logging
 import time
 
 from .execution import Outcome
@@ -15,6 +16,8 @@ from .streaming import END, Cancelled, Failed, StreamCut
 WINDOW = 4  # streamed chunks a worker may send ahead of the serving process's acknowledgements
 STOP_GRACE = 5.0  # seconds a worker gets to stop a stream whose client left, before it is killed
 ACK, STOP, ABORTED = "ack", "stop", "aborted"  # stream control messages (END is in streaming)
+
+log = logging.getLogger("thb-kb.sparql")
 
 
 class _Sender:
@@ -79,14 +82,14 @@ class _Relay:
     acknowledges each, and on `release` returns the worker to the pool, after telling it to stop when the
     client left mid-way (or kills it when it does not answer)."""
 
-    def __init__(self, pool, worker, job, budget: _Budget):
-        self.pool, self.worker, self.job, self.budget = pool, worker, job, budget
+    def __init__(self, pool, worker, job, budget: _Budget, ticket=None):
+        self.pool, self.worker, self.job, self.budget, self.ticket = pool, worker, job, budget, ticket
         self.done = False  # the worker sent its last message
         self.gone = False  # the worker was killed
 
     def receive(self):
         try:
-            message = self.pool._receive(self.worker, self.job, self.budget)
+            message = self.pool._receive(self.worker, self.job, self.budget, self.ticket)
             if isinstance(message, bytes):
                 self.worker.conn.send(ACK)
                 return message
@@ -120,4 +123,4 @@ class _Relay:
                 log.warning("a SPARQL worker did not stop after its client left; replacing it")
                 self.pool._retire(worker)
                 return
-        self.pool._idle.put(worker)
+        self.pool._release(worker)

@@ -27,6 +27,7 @@ from . import description
 from .cache import ResponseCache
 from .execution import Job, Outcome, execute, parse_accept
 from .ratelimit import RateLimiter
+from .running import Running, Ticket
 from .results import JSON_MEMBER, LIMIT_HEADER, TRUNCATED_HEADER, NotAcceptable, negotiate
 from .streaming import BUFFER_BYTES, Failed, Stream, run_in_thread
 
@@ -56,6 +57,7 @@ class Endpoint:
         self._pool = None
         self._pool_lock = threading.Lock()
         self.buffer_bytes = BUFFER_BYTES  # answers up to this size are sent whole (and cached); bigger ones stream
+        self.running = Running()  # the queries being evaluated now (the admin API: server.sparql.queries)
 
     @property
     def uses_workers(self) -> bool:
@@ -82,13 +84,29 @@ class Endpoint:
         """A remote store (`RemoteStore.query_answer`): its answers say which KB state they belong to."""
         return hasattr(self.store, "query_answer")
 
-    def run(self, job: Job) -> Outcome:
-        """The answer's first message: a whole Outcome, or the head of a streamed one (with its `stream`)."""
+    @property
+    def cancellable(self) -> bool:
+        """Whether a running query can be stopped (a worker process to kill, or a connection to cut)."""
+        return self.uses_workers or self.remote
+
+    def run(self, job: Job, ticket: Ticket | None = None) -> Outcome:
+        """The answer's first message: a whole Outcome, or the head of a streamed one (with its `stream`).
+        `ticket` (server.sparql.running) lets an administrator stop the query meanwhile."""
         pool = self.pool
         if pool is not None:
-            return pool.run(job)
+            return pool.run(job, ticket)
+        if ticket is not None:
+            ticket.state = "running"
         if self.remote:
-            return run_here(self.store, job)
+            if ticket is None:
+                return run_here(self.store, job)
+            from kb.store.remote_http import cancellable
+
+            with cancellable(ticket.on_cancel):
+                outcome = run_here(self.store, job)
+            if ticket.cancelled and outcome.status != 200:
+                return Outcome.error(503, ticket.message())
+            return outcome
         return run_in_thread(self.store, job)
 
     def close(self) -> None:
@@ -156,7 +174,7 @@ def sparql():
         return text(413, f"the request is larger than {ep.settings['max_body']} bytes")
     if job is None:
         return service_page(ep)
-    response = answer(ep, job)
+    response = answer(ep, job, client)
     if 400 <= response.status_code < 500:
         ep.limiter.charge_error(client)
     return response
@@ -244,7 +262,7 @@ def _graphs(params, args, name: str) -> list[str] | None:
     return values
 
 
-def answer(ep: Endpoint, job: Job) -> Response:
+def answer(ep: Endpoint, job: Job, client: str = "unknown") -> Response:
     """The answer to a query: from the cache of answers when it holds one for the KB's current version,
     else run. The embedded store's version is read first (a local read). A remote store's is not: the
     query itself is checked against the KB's state in the same round trip and says which version its answer
@@ -272,7 +290,7 @@ def answer(ep: Endpoint, job: Job) -> Response:
             except Exception as exc:
                 return text(503, f"the store is unavailable: {exc}", **{"Retry-After": "5"})
     if outcome is None:
-        outcome = ep.run(job)
+        outcome = _run_listed(ep, job, client)
         if outcome.status == 200 and outcome.kind is not None:
             cache.kinds.put(job.query, outcome.kind)
             version = outcome.version if remote else version
@@ -288,6 +306,23 @@ def answer(ep: Endpoint, job: Job) -> Response:
     if outcome.status == 200:
         response.headers["Vary"] = "Accept"
     return response
+
+
+def _run_listed(ep: Endpoint, job: Job, client: str) -> Outcome:
+    """`ep.run`, listed among the running queries until the answer has left (a streamed one: until the WSGI
+    server closes its body)."""
+    ticket = ep.running.start(job.query, client, job.timeout, ep.cancellable)
+    try:
+        outcome = ep.run(job, ticket)
+    except BaseException:
+        ep.running.finish(ticket)
+        raise
+    if outcome.stream is None:
+        ep.running.finish(ticket)
+    else:
+        ticket.state = "streaming"
+        outcome.stream.on_close(lambda: ep.running.finish(ticket))
+    return outcome
 
 
 # -- without a query: the service description or the query page ----------------------------------------

@@ -148,6 +148,18 @@ class Stream:
             raise StreamCut(message.message)
         return message
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call `callback` too when the body is closed (after the producer was released)."""
+        release = self._release
+
+        def released(finished: bool) -> None:
+            try:
+                release(finished)
+            finally:
+                callback()
+
+        self._release = released
+
     def close(self) -> None:
         if self._closed:
             return

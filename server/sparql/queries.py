@@ -1,0 +1,96 @@
+"""`/sparql/queries`: the admin API over the running queries (see server.sparql.running).
+
+* `GET /sparql/queries`: the queries being evaluated now, oldest first, as JSON (`{"queries": [...]}`, each
+  with id, state, client, started, elapsed_s, timeout_s, worker_pid, cancellable, query) or as an HTML table
+  when HTML is preferred.
+* `GET /sparql/queries/{id}`: one of them (404 once it has ended).
+* `DELETE /sparql/queries/{id}`: stop it. 200 when it has ended (its client got 503), 202 when it is still
+  letting go after 5 s, 404 when there is no such query (it may have just ended), 409 when the store cannot
+  stop a running evaluation (the in-memory store).
+
+Every route needs `Authorization: Bearer <KB_WRITE_TOKEN>`: 401 without it, 403 with a wrong token or when
+no token is set (the admin API is then off, like writes). Answers are JSON, or text/plain when asked for.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+
+from flask import Blueprint, Response, render_template, request
+
+from .protocol import endpoint
+
+bp = Blueprint("sparql_queries", __name__)
+
+STOP_WAIT = 5.0  # seconds DELETE waits for the stopped query to end
+
+
+def _answer(status: int, data: dict, **headers: str) -> Response:
+    accept = request.accept_mimetypes
+    if "message" in data and accept["text/plain"] > accept["application/json"]:
+        return Response(data["message"] + "\n", status, headers=headers, content_type="text/plain; charset=utf-8")
+    return Response(json.dumps(data, indent=2) + "\n", status, headers=headers, content_type="application/json")
+
+
+def _refused() -> Response | None:
+    """None when the request carries the admin token; else the 401/403 answer."""
+    token = endpoint().settings.get("write_token")
+    if not token:
+        return _answer(403, {"error": "admin-disabled",
+                             "message": "the admin API is off on this server (no KB_WRITE_TOKEN is set)"})
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return _answer(401, {"error": "unauthorized",
+                             "message": "the admin API needs an 'Authorization: Bearer <token>' header"},
+                       **{"WWW-Authenticate": 'Bearer realm="thb-kb"'})
+    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+        return _answer(403, {"error": "forbidden", "message": "the bearer token is not valid here"})
+    return None
+
+
+@bp.route("/sparql/queries", methods=["GET"])
+def running_queries():
+    refused = _refused()
+    if refused is not None:
+        return refused
+    ep = endpoint()
+    now = time.time()
+    queries = [t.as_dict(now) for t in ep.running.list()]
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"], default="application/json")
+    if best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]:
+        response = Response(render_template("queries.html", queries=queries, cancellable=ep.cancellable))
+    else:
+        response = _answer(200, {"queries": queries, "cancellable": ep.cancellable})
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept, Authorization"
+    return response
+
+
+@bp.route("/sparql/queries/<ticket_id>", methods=["GET", "DELETE"])
+def running_query(ticket_id: str):
+    refused = _refused()
+    if refused is not None:
+        return refused
+    ep = endpoint()
+    ticket = ep.running.get(ticket_id)
+    if ticket is None:
+        return _answer(404, {"error": "not-found",
+                             "message": f"no running query has the id {ticket_id!r} (it may have ended)"})
+    if request.method == "GET":
+        response = _answer(200, ticket.as_dict())
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    if not ticket.cancellable:
+        return _answer(409, {"error": "not-cancellable",
+                             "message": "queries on an in-memory store cannot be stopped (pyoxigraph cannot "
+                                        "interrupt an evaluation there); it ends at its own pace"})
+    ticket.cancel()
+    deadline = time.monotonic() + STOP_WAIT
+    while ep.running.get(ticket_id) is ticket and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if ep.running.get(ticket_id) is ticket:
+        return _answer(202, {"id": ticket_id, "stopped": False,
+                             "message": f"query {ticket_id} is being stopped"})
+    return _answer(200, {"id": ticket_id, "stopped": True, "message": f"query {ticket_id} was stopped"})
