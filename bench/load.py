@@ -32,6 +32,7 @@ class RunResult:
     p99_ms: float
     errors: int
     tool: str
+    cpu: dict | None = None  # machine.CpuWatch: the server's, the load generator's and other CPU seconds
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -194,9 +195,17 @@ def run_python(base_url: str, targets: list[str], accept: str, connections: int,
 
 
 def concurrent(base_url: str, targets: list[str], accept: str, connections: int, seconds: float,
-               reps: int, timeout: float = 30.0) -> tuple[RunResult, list[RunResult]]:
-    """`reps` runs; the run with the median requests/s (and all runs)."""
+               reps: int, timeout: float = 30.0, server_pids: list[int] = ()) -> tuple[RunResult, list[RunResult]]:
+    """`reps` runs; the run with the median requests/s (and all runs). Each run records who used the CPU
+    meanwhile (`machine.CpuWatch`; the server's process trees are those of `server_pids`)."""
+    from .machine import CpuWatch
+
     fn = run_wrk if have_wrk() else run_python
-    runs = [fn(base_url, targets, accept, connections, seconds, timeout) for _ in range(reps)]
+    runs = []
+    for _ in range(reps):
+        with CpuWatch(list(server_pids)) as watch:
+            result = fn(base_url, targets, accept, connections, seconds, timeout)
+        result.cpu = watch.as_dict()
+        runs.append(result)
     ordered = sorted(runs, key=lambda r: r.rps)
     return ordered[len(ordered) // 2], runs

@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -64,3 +65,74 @@ def describe() -> dict:
         "uncommitted_files": len(_run(["git", "status", "--porcelain", "--untracked-files=no"]).splitlines()),
         "versions": versions,
     }
+
+
+# -- CPU accounting of a measurement: who used the cores while it ran ------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores; /proc/stat, idle and iowait out)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / _TICK
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (/proc; exited ones are not counted
+    unless their parent waited for them: then they are in its cutime/cstime)."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                rest = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            stats[int(entry)] = rest
+            children.setdefault(int(rest[1]), []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        rest = stats.get(p)
+        if rest is not None:  # fields 14-17 of stat: utime stime cutime cstime (here 11-14 after the name)
+            total += sum(int(v) for v in rest[11:15])
+    return total / _TICK
+
+
+def own_cpu_seconds() -> float:
+    """This process's user + system CPU seconds, with its children that ended and were waited for (wrk,
+    run to its end by subprocess.run); live children (the peers' servers) are not in it."""
+    rest = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in rest[11:15]) / _TICK
+
+
+class CpuWatch:
+    """Around one measurement: the CPU seconds the measured server's process trees used (thb-kb on Virtuoso:
+    thb-kb's and Virtuoso's), the load generator's (this process and the children it waited for: wrk), and
+    everything else on the machine (`other_s`: other peers' background work, other users). Other work during a run takes cores from the server and explains a
+    figure below the usual one; the tables show it as the cores it took on average."""
+
+    def __init__(self, server_pids: list[int]):
+        self.server_pids = [p for p in server_pids if p]
+
+    def _servers(self) -> float:
+        return sum(tree_cpu_seconds(p) for p in self.server_pids)
+
+    def __enter__(self) -> "CpuWatch":
+        self._t = time.perf_counter()
+        self._busy = busy_cpu_seconds()
+        self._server = self._servers()
+        self._me = own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self._t
+        self.server_s = self._servers() - self._server
+        self.loadgen_s = own_cpu_seconds() - self._me
+        self.other_s = max(0.0, busy_cpu_seconds() - self._busy - self.server_s - self.loadgen_s)
+
+    def as_dict(self) -> dict:
+        return {"server_cpu_s": round(self.server_s, 3), "loadgen_cpu_s": round(self.loadgen_s, 3),
+                "other_cpu_s": round(self.other_s, 3), "watched_s": round(self.seconds, 3)}

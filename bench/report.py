@@ -67,21 +67,36 @@ def query_table(size_res: dict) -> str:
     return table(header, rows)
 
 
+CPU_HEADER = ["server CPU ms/req", "other CPU, cores"]
+
+
+def cpu_cells(r: dict) -> list[str]:
+    """What the server's processes spent per request, and the cores other work took meanwhile (other peers'
+    background work, other users of the machine: a figure below the usual one is explained there)."""
+    cpu = r.get("cpu") or {}
+    if not cpu or not cpu.get("watched_s"):
+        return ["-", "-"]
+    per = cpu["server_cpu_s"] * 1000 / r["requests"] if r.get("requests") and cpu["server_cpu_s"] else None
+    return [f"{per:.2f}" if per else "-", f"{cpu['other_cpu_s'] / cpu['watched_s']:.2f}"]
+
+
 def mix_table(size_res: dict) -> str:
     m = size_res.get("mix", {})
-    header = ["peer", "connections", "req/s", "p50 ms", "p99 ms", "errors", "thb-kb req/s ÷ peer"]
+    header = ["peer", "connections", "req/s", "p50 ms", "p99 ms", "errors", "thb-kb req/s ÷ peer"] + CPU_HEADER
     rows = []
     for p in _peers(m):
         for c, r in sorted(m[p].items(), key=lambda kv: int(kv[0])):
             base = m.get(PEER_THB, {}).get(c)
             rv = base["rps"] / r["rps"] if base and r["rps"] and p != PEER_THB else None
-            rows.append([p, c, f"{r['rps']:,.1f}", ms(r["p50_ms"]), ms(r["p99_ms"]), str(r["errors"]), ratio(rv)])
+            rows.append([p, c, f"{r['rps']:,.1f}", ms(r["p50_ms"]), ms(r["p99_ms"]), str(r["errors"]), ratio(rv)]
+                        + cpu_cells(r))
     return table(header, rows)
 
 
 def deref_table(size_res: dict) -> str:
     d = size_res.get("deref", {})
-    header = ["peer", "request", "connections", "req/s", "p50 ms", "p99 ms", "errors", "thb-kb Turtle req/s ÷ peer"]
+    header = ["peer", "request", "connections", "req/s", "p50 ms", "p99 ms", "errors", "thb-kb Turtle req/s ÷ peer"
+              ] + CPU_HEADER
     rows = []
     base = d.get(PEER_THB, {}).get("ttl", {})
     for p in _peers(d):
@@ -90,7 +105,7 @@ def deref_table(size_res: dict) -> str:
                 b = base.get(c)
                 rv = b["rps"] / r["rps"] if b and r["rps"] and p != PEER_THB else None
                 rows.append([p, kind, c, f"{r['rps']:,.1f}", ms(r["p50_ms"]), ms(r["p99_ms"]), str(r["errors"]),
-                             ratio(rv)])
+                             ratio(rv)] + cpu_cells(r))
     return table(header, rows)
 
 

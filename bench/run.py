@@ -140,6 +140,17 @@ def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
                                          for n, r in res["queries"].items() if t.name in r))
 
 
+def _pids(peer: Peer, live: list[Peer]) -> list[int]:
+    """The processes that serve `peer`'s requests: its own, and for thb-kb on Virtuoso the Virtuoso too."""
+    def own(p: Peer) -> int | None:
+        return p.proc.pid if p.proc is not None else getattr(p, "pid", None)
+
+    pids = [own(peer)]
+    if peer.name == PEER_THB_VIRTUOSO:
+        pids += [own(p) for p in live if p.name == PEER_VIRTUOSO]
+    return [p for p in pids if p]
+
+
 def _reps(cfg: Config, size: int, connections: int) -> int:
     return cfg.load_reps if connections >= 8 and size >= cfg.light_below else 1
 
@@ -151,7 +162,8 @@ def run_mix(live: list[Peer], pools: dict, cfg: Config, res: dict, size: int) ->
         for c in cfg.connections:
             slow = p.name == PEER_RDFLIB
             best, runs = load.concurrent(base, targets, SPARQL_JSON, c, cfg.load_seconds * (3 if slow else 1),
-                                         1 if slow else _reps(cfg, size, c), timeout=cfg.query_timeout)
+                                         1 if slow else _reps(cfg, size, c), timeout=cfg.query_timeout,
+                                         server_pids=_pids(p, live))
             res["mix"].setdefault(p.name, {})[str(c)] = best.as_dict() | {"runs": [r.rps for r in runs]}
             log(f"  mix {p.name} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
             if slow and best.errors:
@@ -170,7 +182,8 @@ def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res:
                 targets = [doc_path(e, kind) for e in entities]
                 for c in cfg.connections:
                     best, runs = load.concurrent(thb.doc_base, targets, accept, c, cfg.load_seconds,
-                                                 cfg.load_reps if c == 16 and size >= cfg.light_below else 1)
+                                                 cfg.load_reps if c == 16 and size >= cfg.light_below else 1,
+                                                 server_pids=_pids(thb, live))
                     res["deref"].setdefault(PEER_THB, {}).setdefault(kind, {})[str(c)] = best.as_dict()
                     log(f"  doc .{kind} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
                 # the same with 100 entities requested over and over (the document cache then answers)
