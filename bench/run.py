@@ -188,14 +188,15 @@ def run_deref(live: list[Peer], thb: Peer | None, pools: dict, cfg: Config, res:
                     log(f"  doc .{kind} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms errors {best.errors}")
                 # the same with 100 entities requested over and over (the document cache then answers)
                 hot = targets[:100]
-                best, _ = load.concurrent(thb.doc_base, hot, accept, 16, cfg.load_seconds, 1)
+                best, _ = load.concurrent(thb.doc_base, hot, accept, 16, cfg.load_seconds, 1,
+                                          server_pids=_pids(thb, live))
                 res["deref"][PEER_THB].setdefault(f"{kind} (100 hot entities)", {})["16"] = best.as_dict()
     for p in live:
         if p.name in (PEER_RDFLIB, PEER_VIRTUOSO):
             targets = [queries.query_path(p.sparql_path, f"DESCRIBE <{e}>") for e in entities]
             for c in (1, 16):
                 best, _ = load.concurrent(f"http://{p.host_port}", targets, "text/turtle", c, cfg.load_seconds, 1,
-                                          timeout=cfg.query_timeout)
+                                          timeout=cfg.query_timeout, server_pids=_pids(p, live))
                 res["deref"].setdefault(p.name, {}).setdefault("DESCRIBE", {})[str(c)] = best.as_dict()
                 log(f"  DESCRIBE {p.name} c={c}: {best.rps:.1f} req/s p99 {best.p99_ms:.1f} ms")
 

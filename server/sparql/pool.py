@@ -26,18 +26,16 @@ a process that can be killed. Design:
 Worker processes also let the server use every core under gunicorn: gunicorn runs one process (the store
 allows one writer) with threads, and the evaluation happens in the workers, outside the GIL. For the same
 reason they also build entity documents (`run_doc`: a job answered in one message, see server.docworkers),
-which give way to queries waiting for a worker. The worker's loop is in `pool_worker`, the streaming
+which give way to queries waiting for a worker. The worker's loop is in `pool_worker`, the serving
+process's handle on a worker process in `pool_process`, the streaming
 messages in `pool_stream`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -47,6 +45,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .execution import Job, Outcome
+from .pool_process import _rss, _Worker
 from .pool_stream import _Budget, _Relay, _Stopped
 from .streaming import Failed, Stream
 
@@ -54,65 +53,6 @@ log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
 WATCH_INTERVAL = 0.2  # seconds between two looks at a running worker's memory
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _rss(pid: int | None) -> int:
-    """Resident memory of a process in bytes (Linux /proc; 0 where unknown)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
-_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the `server` package
-
-
-class _Worker:
-    """One worker process, started as `python -m server.sparql.pool FD BASE` with one end of a socket pair.
-
-    Not `multiprocessing.Process`: its spawn and forkserver methods re-import the main module of the serving
-    process (a user's script without the `if __name__ == "__main__"` guard would start itself again), and
-    fork is unsafe once RocksDB's threads run."""
-
-    def __init__(self, base_iri: str):
-        parent, child = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.sparql.pool", str(child.fileno()), base_iri],
-                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env, close_fds=True)
-        finally:
-            child.close()
-        self.conn = Connection(parent.detach())
-        self.path: str | None = None
-        self.ticket = None  # the running query's ticket (server.sparql.running), while it runs here
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def wait_ready(self, timeout: float) -> bool:
-        try:
-            return self.conn.poll(timeout) and self.conn.recv() == "ready"
-        except (EOFError, OSError):
-            return False
-
-    def kill(self) -> None:
-        try:
-            self.process.kill()
-            self.process.wait(5)
-        except Exception:  # already gone
-            pass
-        try:
-            self.conn.close()
-        except OSError:
-            pass
-
-
 @dataclass(frozen=True)
 class Stopped:
     """A one-message job was stopped and its worker killed: `reason` is "timeout" or "memory"."""

@@ -219,7 +219,7 @@ def test_memory_cap_stops_a_query(tmp_path):
     from kb.namespaces import Iris
     from kb.store.oxigraph import OxigraphStore
     from server import create_app
-    from server.sparql.pool import _rss
+    from server.sparql.pool_process import _rss
 
     store = OxigraphStore(Iris(BASE), tmp_path / "store")
     store.replace_graph(EX + "g", [ox.Triple(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(f"{EX}p{i % 10}"),
