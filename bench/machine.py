@@ -136,3 +136,19 @@ class CpuWatch:
     def as_dict(self) -> dict:
         return {"server_cpu_s": round(self.server_s, 3), "loadgen_cpu_s": round(self.loadgen_s, 3),
                 "other_cpu_s": round(self.other_s, 3), "watched_s": round(self.seconds, 3)}
+
+
+def wait_quiet(threshold: float = 0.15, window: float = 1.0, timeout: float = 90.0) -> dict:
+    """Wait until the machine's busy CPU over one `window` is below `threshold` cores (the peers just
+    started have finished their start-up work: Virtuoso's checkpoint, thb-kb's triple count and first
+    store checkpoint, rdflib-endpoint's parse), at most `timeout` seconds. Returns what was seen."""
+    started = time.perf_counter()
+    busy = None
+    while time.perf_counter() - started < timeout:
+        before = busy_cpu_seconds()
+        time.sleep(window)
+        busy = (busy_cpu_seconds() - before) / window
+        if busy < threshold:
+            break
+    return {"waited_s": round(time.perf_counter() - started, 1), "busy_cores": round(busy or 0.0, 2),
+            "quiet": busy is not None and busy < threshold}

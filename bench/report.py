@@ -159,6 +159,11 @@ def render(results: dict) -> str:
     for size in sorted(results.get("sizes", {}), key=parse_size):
         res = results["sizes"][size]
         parts.append(f"\n## {size} triples\n\nPeers\n\n{peers_table(res)}")
+        settled = res.get("settled")
+        if settled:
+            state = "quiet" if settled.get("quiet") else "still busy"
+            parts.append(f"\nBefore measuring, the machine was {state} after {settled['waited_s']} s "
+                         f"(busy {settled['busy_cores']} cores over the last second).")
         if res.get("queries"):
             parts.append(f"\nQuery mix, one client: median latency per query (ms) and ratios\n\n{query_table(res)}")
         if res.get("mix"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import cli_timings, generate, imports, load, peers, queries
+from . import cli_timings, generate, imports, load, machine, peers, queries
 from .peers import Peer
 from .targets import PEER_ENGINE, PEER_RDFLIB, PEER_THB, PEER_THB_VIRTUOSO, PEER_VIRTUOSO
 
@@ -120,10 +120,16 @@ def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
         rows_seen = {}
         for p in live:
             targets = [queries.query_path(p.sparql_path, v, f"{t.name}-{i}") for i, v in enumerate(variants)]
-            s = load.latency_series(p.host_port, targets, SPARQL_JSON, timeout=cfg.query_timeout,
-                                    budget=cfg.query_budget)
+            with machine.CpuWatch(_pids(p, live)) as watch:
+                s = load.latency_series(p.host_port, targets, SPARQL_JSON, timeout=cfg.query_timeout,
+                                        budget=cfg.query_budget)
             r = {"median_ms": s.median * 1000 if s.median is not None else None, "n": len(s.times),
-                 "rows": s.rows, "timeouts": s.timeouts, "timeout_s": cfg.query_timeout, "error": s.error}
+                 "rows": s.rows, "timeouts": s.timeouts, "timeout_s": cfg.query_timeout, "error": s.error,
+                 "cpu": watch.as_dict()}
+            other = watch.other_s / watch.seconds if watch.seconds else 0.0
+            if watch.seconds >= 1.0 and other > 0.3:  # a peer still evaluating a query whose client gave up,
+                # say (shorter windows are below the 10 ms resolution of the kernel's CPU counters)
+                res["notes"].append(f"{t.name} on {p.name}: other work took {other:.2f} cores meanwhile")
             res["queries"].setdefault(p.name, {})[t.name] = r
             rows_seen[p.name] = s.rows
             if s.timeouts:
@@ -281,6 +287,9 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
                 res["skipped"][p.name] = why
             else:
                 live.append(p)
+        settled = machine.wait_quiet()
+        res["settled"] = settled
+        log(f"{label}: peers settled after {settled['waited_s']} s (busy {settled['busy_cores']} cores)")
         log(f"{label}: measuring {', '.join(p.name for p in live)}")
         run_queries(live, pools, cfg, res)
         run_mix(live, pools, cfg, res, size)
