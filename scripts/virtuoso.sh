@@ -18,6 +18,8 @@
 # Sizing (read at start): VIRTUOSO_BUFFERS (8 KB pages of cache, default 20000 = 160 MB; give it about 2/3
 # of the RAM you can spare for millions of triples), VIRTUOSO_DIRTY_BUFFERS, VIRTUOSO_MAX_QUERY_MEM (1G),
 # VIRTUOSO_MAX_ROWS (ResultSetMaxRows, default 1000000), VIRTUOSO_MAX_SECONDS (MaxQueryExecutionTime, 120).
+# VIRTUOSO_ISOLATION (DefaultIsolation, default 4: repeatable read, so that a query running while a write
+# commits never sees part of it; Virtuoso's own default, 2, lets it: docs/deploy.md).
 set -euo pipefail
 cmd=${1:-start}
 shift || true
@@ -122,6 +124,7 @@ ThreadsPerQuery          = 2
 AsyncQueueMaxThreads     = 10
 NumberOfBuffers          = ${VIRTUOSO_BUFFERS:-20000}
 MaxDirtyBuffers          = ${VIRTUOSO_DIRTY_BUFFERS:-15000}
+DefaultIsolation         = ${VIRTUOSO_ISOLATION:-4}
 
 [HTTPServer]
 ServerPort                  = 127.0.0.1:$HTTP_PORT
