@@ -4,8 +4,9 @@
   with id, state, client, started, elapsed_s, timeout_s, worker_pid, cancellable, query) or as an HTML table
   when HTML is preferred.
 * `GET /sparql/queries/{id}`: one of them (404 once it has ended).
-* `DELETE /sparql/queries/{id}`: stop it. 200 when it has ended (its client got 503), 202 when it is still
-  letting go after 5 s, 404 when there is no such query (it may have just ended), 409 when the store cannot
+* `DELETE /sparql/queries/{id}`: stop it. 200 once its evaluation is stopped, with `answered`: whether its
+  client already has its 503 (false for a streamed answer whose client is not reading: the transfer is cut
+  at its next read); 404 when there is no such query (it may have just ended), 409 when the store cannot
   stop a running evaluation (the in-memory store).
 
 Every route needs `Authorization: Bearer <KB_WRITE_TOKEN>`: 401 without it, 403 with a wrong token or when
@@ -24,7 +25,7 @@ from .protocol import endpoint
 
 bp = Blueprint("sparql_queries", __name__)
 
-STOP_WAIT = 5.0  # seconds DELETE waits for the stopped query to end
+STOP_WAIT = 2.0  # seconds DELETE waits for the stopped query's client to have its answer
 
 
 def _answer(status: int, data: dict, **headers: str) -> Response:
@@ -86,11 +87,11 @@ def running_query(ticket_id: str):
         return _answer(409, {"error": "not-cancellable",
                              "message": "queries on an in-memory store cannot be stopped (pyoxigraph cannot "
                                         "interrupt an evaluation there); it ends at its own pace"})
-    ticket.cancel()
+    ticket.cancel()  # the evaluation stops now: the worker was sent SIGKILL, or the connection shut down
     deadline = time.monotonic() + STOP_WAIT
     while ep.running.get(ticket_id) is ticket and time.monotonic() < deadline:
         time.sleep(0.02)
-    if ep.running.get(ticket_id) is ticket:
-        return _answer(202, {"id": ticket_id, "stopped": False,
-                             "message": f"query {ticket_id} is being stopped"})
-    return _answer(200, {"id": ticket_id, "stopped": True, "message": f"query {ticket_id} was stopped"})
+    answered = ep.running.get(ticket_id) is not ticket
+    note = "its client got 503" if answered else "its client's answer is cut at its next read"
+    return _answer(200, {"id": ticket_id, "stopped": True, "answered": answered,
+                         "message": f"query {ticket_id} was stopped; {note}"})

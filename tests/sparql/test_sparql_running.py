@@ -37,7 +37,8 @@ def disk_app(tmp_path_factory):
     path = tmp_path_factory.mktemp("running") / "store"
     store = OxigraphStore(Iris(BASE), path)
     store.replace_graph(EX + "g", _triples(3000))
-    app = create_app(make_settings(store=str(path), query_timeout=TIMEOUT, sparql_workers=2, write_token=TOKEN),
+    app = create_app(make_settings(store=str(path), query_timeout=TIMEOUT, sparql_workers=2, write_token=TOKEN,
+                                   max_rows=0),
                      store=store, load_if_empty=False)
     yield app
     app.extensions["sparql"].close()
@@ -97,7 +98,7 @@ def test_a_running_query_is_listed_and_stopped(disk_app):
 
         stopped = disk_app.test_client().delete(f"/sparql/queries/{entry['id']}", headers=AUTH)
         assert stopped.status_code == 200, stopped.data
-        assert json.loads(stopped.data)["stopped"] is True
+        assert json.loads(stopped.data)["stopped"] is True and json.loads(stopped.data)["answered"] is True
         r, elapsed = slow.result(timeout=30)
     assert r.status_code == 503
     assert "stopped by an administrator" in r.get_data(as_text=True)
@@ -210,3 +211,37 @@ def test_a_query_on_the_remote_store_is_stopped(virtuoso_factory):
     assert listing(app) == []
     after, _ = ask(app, f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{EX}p0> ?o }}")
     assert after.status_code == 200 and json.loads(after.data)["results"]["bindings"][0]["n"]["value"] == "300"
+
+
+ENDLESS = "CONSTRUCT { ?a ?b ?f . ?a ?b ?i } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # streams, never ends
+
+
+def test_a_streaming_answer_is_stopped_mid_way(disk_app):
+    """A streamed answer listed as `streaming` is stopped: its worker is killed and replaced, and the client
+    sees a cut transfer (an incomplete chunked body), never an answer that looks complete."""
+    import requests
+
+    from conftest import LiveServer
+
+    pool = disk_app.extensions["sparql"].pool
+    assert pool.wait_started(60)
+    replaced = pool.replaced
+    server = LiveServer(disk_app)
+    try:
+        with requests.get(server.url + "/sparql", params={"query": ENDLESS}, stream=True, timeout=60,
+                          headers={"Accept": "application/n-triples"}) as r:
+            assert r.status_code == 200 and r.headers.get("Transfer-Encoding") == "chunked"
+            chunks = r.iter_content(chunk_size=None)
+            assert next(chunks)
+            [entry] = wait_listed(disk_app, 1, "streaming")
+            stopped = requests.delete(f"{server.url}/sparql/queries/{entry['id']}", headers=AUTH, timeout=30)
+            assert stopped.status_code == 200, stopped.text
+            assert stopped.json()["stopped"] is True  # answered or not: this client is not reading now
+            with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                for _ in chunks:  # the chunks already on their way, then the cut
+                    pass
+        assert pool.replaced == replaced + 1
+        assert listing(disk_app) == []
+        assert pool.wait_started(60) and ask(disk_app, SIMPLE)[0].status_code == 200
+    finally:
+        server.stop()
