@@ -21,6 +21,7 @@ is about which engine runs and where (worker processes, timeouts).
 from __future__ import annotations
 
 import itertools
+import time
 import threading
 from typing import Iterable
 
@@ -206,21 +207,46 @@ class _Worker:
         """Validate in the worker with `engine` (default: this process's ENGINE, so that the worker follows
         it)."""
         with self.lock:
+            fresh = False
             if self.proc is None or self.proc.poll() is not None:
                 self._kill()
                 self._start()
+                fresh = True
+            job = (data_nt, focus, engine_name(engine))
+            started = time.monotonic()
             try:
-                self.outbox.send((data_nt, focus, engine_name(engine)))
-                if not self.inbox.poll(timeout):
-                    self._kill()
-                    raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
-                status, payload = self.inbox.recv()
-            except (EOFError, OSError) as exc:
+                status, payload = self._exchange(job, timeout)
+            except _Died as died:
+                # A worker that was already running may have been killed a moment ago and not be gone yet
+                # (batchcheck kills the other workers when one chunk passes its time limit): poll() still saw
+                # it alive. Once more on a fresh worker; a fresh one that dies is a real failure.
                 self._kill()
-                raise RuntimeError(f"the validation worker died: {exc}") from None
+                if fresh:
+                    raise RuntimeError(f"the validation worker died: {died}") from None
+                self._start()
+                try:
+                    status, payload = self._exchange(job, max(0.0, timeout - (time.monotonic() - started)))
+                except _Died as again:
+                    self._kill()
+                    raise RuntimeError(f"the validation worker died: {again}") from None
             if status != "ok":
                 raise RuntimeError(f"validation failed: {payload}")
             return payload
+
+    def _exchange(self, job, timeout: float):
+        """Send one job and take its answer; `_Died` when the worker is gone, ValidationTimeout past `timeout`."""
+        try:
+            self.outbox.send(job)
+            if not self.inbox.poll(timeout):
+                self._kill()
+                raise ValidationTimeout(f"validation did not finish within {timeout:g} s; nothing was written")
+            return self.inbox.recv()
+        except (EOFError, OSError) as exc:
+            raise _Died(str(exc) or exc.__class__.__name__) from None
+
+
+class _Died(Exception):
+    """The validation worker process ended before it answered."""
 
 
 # one warm worker per core (at most two): the chunks of a large import are validated in parallel

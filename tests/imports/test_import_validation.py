@@ -338,3 +338,21 @@ def test_replacing_the_only_graph_still_checks_the_referrers():
     store.raw.extend(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(G + "base"))
                      for q in ox.parse(text.encode(), ox.RdfFormat.TURTLE))
     assert sorted(map(_key, batchcheck.validate_kb(store).results)) == batch
+
+
+def test_a_validation_worker_killed_while_idle_is_replaced_on_the_next_job():
+    """When one chunk passes its time limit, the other validation workers are killed while they may be idle;
+    the next import must not meet such a worker (still alive for poll(), gone at the first message) as a
+    failure: it runs on a fresh worker."""
+    from kb import shacl_runner
+
+    worker = shacl_runner._Worker()
+    try:
+        assert worker.run(shacl_runner._WARM_SAMPLE, None, 60)
+        for _ in range(3):
+            old = worker.proc
+            old.kill()  # what batchcheck does to the other workers, without waiting
+            report = worker.run(shacl_runner._WARM_SAMPLE, None, 60)
+            assert report and worker.proc is not old and worker.proc.poll() is None
+    finally:
+        worker._kill()
