@@ -14,7 +14,6 @@ KB is the union of all graphs, which no client should replace in one PUT.
 
 from __future__ import annotations
 
-import hmac
 import json
 
 import pyoxigraph as ox
@@ -25,6 +24,8 @@ from kb import rdfio
 from kb.importer import ImportFailed, Importer, Source, TooLarge, UnsupportedFormat
 from kb.namespaces import PREFIXES
 from kb.provenance import history, token_id
+
+from .http_common import bearer_refusal
 
 bp = Blueprint("graphs", __name__)
 
@@ -106,13 +107,12 @@ class _HttpError(ImportFailed):
 def _authorize() -> str:
     """The agent description of an authorised writer; raises _HttpError (401/403) otherwise."""
     token = _kb().settings.get("write_token")
-    if not token:
+    refusal = bearer_refusal(token)
+    if refusal == "disabled":
         raise _HttpError(403, "writes-disabled", "writes are disabled on this server (no KB_WRITE_TOKEN is set)")
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    if refusal == "missing":
         raise _HttpError(401, "unauthorized", "this write needs an 'Authorization: Bearer <token>' header")
-    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+    if refusal == "wrong":
         raise _HttpError(403, "forbidden", "the bearer token is not valid for writes")
     return f"write token {token_id(token)} ({request.remote_addr or 'unknown address'})"
 

@@ -11,6 +11,7 @@ Rendered bodies are kept in a small LRU keyed by the KB version, so a write inva
 from __future__ import annotations
 
 import gzip
+import hmac
 import logging
 import zlib
 from typing import Callable
@@ -278,3 +279,17 @@ def compress(resp: Response) -> Response:
     elif "accept-encoding" not in vary.lower():
         resp.headers["Vary"] = vary + ", Accept-Encoding"
     return resp
+
+
+def bearer_refusal(token: str | None) -> str | None:
+    """Why the request's `Authorization: Bearer` does not carry `token` (the server's KB_WRITE_TOKEN):
+    "disabled" (no token is set), "missing" (no bearer header) or "wrong" (compared in constant time);
+    None when it does. Writes (/graphs) and the admin API (/sparql/queries) both ask it."""
+    if not token:
+        return "disabled"
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return "missing"
+    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+        return "wrong"
+    return None

@@ -15,12 +15,12 @@ no token is set (the admin API is then off, like writes). Answers are JSON, or t
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 
 from flask import Blueprint, Response, render_template, request
 
+from ..http_common import bearer_refusal
 from .protocol import endpoint
 
 bp = Blueprint("sparql_queries", __name__)
@@ -37,16 +37,15 @@ def _answer(status: int, data: dict, **headers: str) -> Response:
 
 def _refused() -> Response | None:
     """None when the request carries the admin token; else the 401/403 answer."""
-    token = endpoint().settings.get("write_token")
-    if not token:
+    refusal = bearer_refusal(endpoint().settings.get("write_token"))
+    if refusal == "disabled":
         return _answer(403, {"error": "admin-disabled",
                              "message": "the admin API is off on this server (no KB_WRITE_TOKEN is set)"})
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    if refusal == "missing":
         return _answer(401, {"error": "unauthorized",
                              "message": "the admin API needs an 'Authorization: Bearer <token>' header"},
                        **{"WWW-Authenticate": 'Bearer realm="thb-kb"'})
-    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+    if refusal == "wrong":
         return _answer(403, {"error": "forbidden", "message": "the bearer token is not valid here"})
     return None
 
