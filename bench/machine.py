@@ -78,9 +78,8 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / _TICK
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (/proc; exited ones are not counted
-    unless their parent waited for them: then they are in its cutime/cstime)."""
+def process_tree(pid: int) -> dict[int, list[str]]:
+    """A process and its live descendants: pid -> the fields of /proc/PID/stat after the command name."""
     children: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
@@ -91,28 +90,38 @@ def tree_cpu_seconds(pid: int) -> float:
                 continue
             stats[int(entry)] = rest
             children.setdefault(int(rest[1]), []).append(int(entry))
-    total, todo = 0, [pid]
+    tree, todo = {}, [pid]
     while todo:
         p = todo.pop()
         todo.extend(children.get(p, []))
-        rest = stats.get(p)
-        if rest is not None:  # fields 14-17 of stat: utime stime cutime cstime (here 11-14 after the name)
-            total += sum(int(v) for v in rest[11:15])
-    return total / _TICK
+        if p in stats:
+            tree[p] = stats[p]
+    return tree
+
+
+def _cpu_seconds(rest: list[str]) -> float:
+    """utime + stime + cutime + cstime: fields 14-17 of stat (11-14 after the command name)."""
+    return sum(int(v) for v in rest[11:15]) / _TICK
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (/proc; exited ones are not counted
+    unless their parent waited for them: then they are in its cutime/cstime)."""
+    return sum(_cpu_seconds(rest) for rest in process_tree(pid).values())
 
 
 def own_cpu_seconds() -> float:
     """This process's user + system CPU seconds, with its children that ended and were waited for (wrk,
     run to its end by subprocess.run); live children (the peers' servers) are not in it."""
-    rest = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in rest[11:15]) / _TICK
+    return _cpu_seconds(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split())
 
 
 class CpuWatch:
     """Around one measurement: the CPU seconds the measured server's process trees used (thb-kb on Virtuoso:
     thb-kb's and Virtuoso's), the load generator's (this process and the children it waited for: wrk), and
-    everything else on the machine (`other_s`: other peers' background work, other users). Other work during a run takes cores from the server and explains a
-    figure below the usual one; the tables show it as the cores it took on average."""
+    everything else on the machine (`other_s`: other peers' background work, other users). Other work during
+    a run takes cores from the server and explains a figure below the usual one; the tables show it as the
+    cores it took on average."""
 
     def __init__(self, server_pids: list[int]):
         self.server_pids = [p for p in server_pids if p]

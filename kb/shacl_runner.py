@@ -21,8 +21,8 @@ is about which engine runs and where (worker processes, timeouts).
 from __future__ import annotations
 
 import itertools
-import time
 import threading
+import time
 from typing import Iterable
 
 import pyoxigraph as ox

@@ -178,11 +178,11 @@ class WorkerPool:
                 worker.path = path
 
     # -- running ------------------------------------------------------------------------------------
-    def run(self, job: Job, ticket=None) -> Outcome:
+    def run(self, job: Job, ticket) -> Outcome:
         """The first message of the answer: a whole Outcome, or a streamed head whose `stream` relays the
         chunks. The timeout counts the time spent waiting for a worker and for its messages (not the time
-        spent waiting for a slow client to take the chunks). `ticket` (server.sparql.running), when given,
-        can stop the query: its worker is killed and the client gets 503."""
+        spent waiting for a slow client to take the chunks). `ticket` (server.sparql.running) can stop the
+        query: its worker is killed and the client gets 503."""
         budget = _Budget(job.timeout)
         try:
             path = self._current_checkpoint()
@@ -192,18 +192,17 @@ class WorkerPool:
         with self._lock:
             self._waiting += 1
         try:
-            worker = self._idle_worker(lambda: max(0.0, budget.remaining(waiting)),
-                                       (lambda: ticket.cancelled) if ticket is not None else None)
+            worker = self._idle_worker(lambda: max(0.0, budget.remaining(waiting)), lambda: ticket.cancelled)
         finally:
             with self._lock:
                 self._waiting -= 1
-        if worker is None and ticket is not None and ticket.cancelled:
+        if worker is None and ticket.cancelled:
             return Outcome.error(503, ticket.message())
         if worker is None:
             return Outcome.error(503, f"all query workers stayed busy for {job.timeout:g} s; try again",
                                  **{"Retry-After": "5"})
         budget.spent += time.monotonic() - waiting
-        if ticket is not None and not self._attach(worker, ticket):
+        if not self._attach(worker, ticket):
             return Outcome.error(503, ticket.message())
         self._use(worker, path)
         try:
@@ -213,7 +212,7 @@ class WorkerPool:
             return stop.outcome
         except (EOFError, OSError) as exc:
             self._retire(worker)
-            if ticket is not None and ticket.cancelled:
+            if ticket.cancelled:
                 return Outcome.error(503, ticket.message())
             log.error("a SPARQL worker died while running a query: %s", exc)
             return Outcome.error(500, "the query made its worker process fail; it was replaced")

@@ -82,7 +82,7 @@ class _Relay:
     acknowledges each, and on `release` returns the worker to the pool, after telling it to stop when the
     client left mid-way (or kills it when it does not answer)."""
 
-    def __init__(self, pool, worker, job, budget: _Budget, ticket=None):
+    def __init__(self, pool, worker, job, budget: _Budget, ticket):
         self.pool, self.worker, self.job, self.budget, self.ticket = pool, worker, job, budget, ticket
         self.done = False  # the worker sent its last message
         self.gone = False  # the worker was killed

@@ -89,17 +89,14 @@ class Endpoint:
         """Whether a running query can be stopped (a worker process to kill, or a connection to cut)."""
         return self.uses_workers or self.remote
 
-    def run(self, job: Job, ticket: Ticket | None = None) -> Outcome:
+    def run(self, job: Job, ticket: Ticket) -> Outcome:
         """The answer's first message: a whole Outcome, or the head of a streamed one (with its `stream`).
         `ticket` (server.sparql.running) lets an administrator stop the query meanwhile."""
         pool = self.pool
         if pool is not None:
             return pool.run(job, ticket)
-        if ticket is not None:
-            ticket.state = "running"
+        ticket.state = "running"
         if self.remote:
-            if ticket is None:
-                return run_here(self.store, job)
             from kb.store.remote_http import cancellable
 
             with cancellable(ticket.on_cancel):
