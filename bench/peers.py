@@ -284,6 +284,35 @@ def start_thbkb(name: str, store: str, workdir: Path, *, extra_env: dict | None 
     return peer
 
 
+def replica_quads() -> int:
+    """The KB size up to which thb-kb's query workers copy the KB into memory (KB_QUERY_REPLICA)."""
+    from kb import settings as settings_mod
+
+    return int(settings_mod.load().get("query_replica") or 0)
+
+
+def wait_query_copies(peer: Peer, timeout: float = 180, in_a_row: int = 6) -> float | None:
+    """Wait until thb-kb's query workers answer from their in-memory copies of the KB (KB_QUERY_REPLICA:
+    the answers' Server-Timing says `store;desc="memory"`, `in_a_row` times running, so every worker has
+    its copy): seconds waited, or None when they did not within `timeout` (the KB is above the setting)."""
+    t0 = time.perf_counter()
+    seen = 0
+    while time.perf_counter() - t0 < timeout:
+        query = f"ASK {{ ?s ?p ?o }} # copy probe {time.time()}"
+        req = urllib.request.Request(peer.sparql_url + "?" + urllib.parse.urlencode({"query": query}),
+                                     headers={"Accept": JSON})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                memory = 'desc="memory"' in (resp.headers.get("Server-Timing") or "")
+        except (OSError, urllib.error.URLError):
+            memory = False
+        seen = seen + 1 if memory else 0
+        if seen >= in_a_row:
+            return time.perf_counter() - t0
+        time.sleep(0.05 if memory else 0.5)
+    return None
+
+
 def remote_store_available() -> bool:
     return (ROOT / "kb" / "store" / "remote.py").exists()
 

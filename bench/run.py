@@ -287,6 +287,11 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
                 res["skipped"][p.name] = why
             else:
                 live.append(p)
+        if thb is not None and thb in live and size <= peers.replica_quads():
+            copies = peers.wait_query_copies(thb)
+            res["peers"][PEER_THB]["notes"].append(
+                f"query workers on their in-memory copies after {copies:.1f} s" if copies is not None
+                else "query workers still on the store on disk after 180 s")
         settled = machine.wait_quiet()
         res["settled"] = settled
         log(f"{label}: peers settled after {settled['waited_s']} s (busy {settled['busy_cores']} cores)")

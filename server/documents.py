@@ -87,7 +87,7 @@ def _page_query(store, select: str, order: str, key: tuple[int, ...], page: int,
     if page == 1:
         rows = [tuple(r) for r in store.query(f"{select} LIMIT {size + 1}")]
         if len(rows) <= size:
-            return sorted(rows, key=lambda r: tuple([str(r[i]) for i in key])), False
+            return sorted(rows, key=lambda r: tuple([str(r[i]) for i in key]) + tuple(map(str, r))), False
     rows = [tuple(r) for r in store.query(f"{select} ORDER BY {order} LIMIT {size + 1} OFFSET {(page - 1) * size}")]
     return rows[:size], len(rows) > size
 
@@ -129,7 +129,9 @@ def _closure(store, subject: str, start: list, prefix: str, *, incoming: bool = 
         else:
             where = f"{where} ?b{depth - 1} ?q{depth} {b} . FILTER{anon_filter(b, prefix)}"
         nxt: set = set()
-        for node, pred, obj in store.query(f"SELECT DISTINCT {b} ?p ?o WHERE {{ {where} {b} ?p ?o }}"):
+        rows = sorted(store.query(f"SELECT DISTINCT {b} ?p ?o WHERE {{ {where} {b} ?p ?o }}"),
+                      key=lambda r: (str(r[0]), r[1].value, str(r[2])))  # not the store's order: the same bytes from any store
+        for node, pred, obj in rows:
             if node not in wanted or node in done:
                 continue
             out.append(ox.Triple(node, pred, obj))
@@ -167,7 +169,7 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     if not out_rows and (page == 1 or not describes(store, subject)):
         return None
     in_rows, more_in = _page_query(
-        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }}", "?p ?q ?s", (1, 3, 0), page, page_size)
+        store, f"SELECT DISTINCT ?s ?p ?b ?q WHERE {{ {incoming_pattern} }}", "?p ?q ?s ?b", (1, 3, 0), page, page_size)
     if page > 1 and not out_rows and not in_rows:
         return None
     n_out = (page - 1) * page_size + len(out_rows)

@@ -248,7 +248,12 @@ def label_triples(store, iris: Iterable[str]) -> list[ox.Triple]:
     if not values:
         return []
     q = f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({_LABELS_IN})) }}"
-    return [ox.Triple(x, p, lit) for x, p, lit in store.query(q)]  # by position: much cheaper than by name
+    # by position: much cheaper than by name; sorted, so that a document does not depend on the store's order
+    return sorted((ox.Triple(x, p, lit) for x, p, lit in store.query(q)), key=_order)
+
+
+def _order(t: ox.Triple) -> tuple[str, str, str]:
+    return t.subject.value, t.predicate.value, str(t.object)
 
 
 class LabelCache:

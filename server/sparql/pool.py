@@ -46,7 +46,7 @@ from pathlib import Path
 
 from .execution import Job, Outcome
 from .pool_process import _rss, _Worker
-from .pool_stream import _Budget, _Relay, _Stopped
+from .pool_stream import PREPARE, _Budget, _Relay, _Stopped
 from .streaming import Failed, Stream
 
 log = logging.getLogger("thb-kb.sparql")
@@ -61,8 +61,9 @@ class Stopped:
 
 
 class WorkerPool:
-    def __init__(self, store, size: int, base_iri: str, max_memory_mib: int = 0):
+    def __init__(self, store, size: int, base_iri: str, max_memory_mib: int = 0, replica_quads: int = 0):
         self.store = store
+        self.replica_quads = max(0, int(replica_quads))
         self.max_memory = max(0, int(max_memory_mib)) * 2**20
         self.size = max(1, int(size))
         self.base_iri = base_iri
@@ -91,7 +92,7 @@ class WorkerPool:
         if self._closed:
             return
         try:
-            worker = _Worker(self.base_iri)
+            worker = _Worker(self.base_iri, self.replica_quads)
         except OSError as exc:
             log.error("cannot start a SPARQL worker: %s; retrying in 5 s", exc)
             time.sleep(5)
@@ -109,6 +110,9 @@ class WorkerPool:
                 worker.kill()
                 return
             self._all.add(worker)
+            checkpoint = self._checkpoint
+        if checkpoint is not None and self.replica_quads:
+            self._prepare(worker, checkpoint[1])
         self._idle.put(worker)
 
     def _retire(self, worker: _Worker) -> None:
@@ -158,7 +162,30 @@ class WorkerPool:
             self.store.raw.backup(path)
             self._checkpoint = (version, path)
         self._cleanup()
+        if self.replica_quads:
+            self._prepare_idle(path)
         return path
+
+    # -- in-memory copies (server.sparql.replica) ------------------------------------------------------
+    def _prepare(self, worker: _Worker, path: str) -> None:
+        """Tell a worker that is not running a job (taken from the idle queue, or not in it yet) to copy the
+        checkpoint into memory; it does so in the background and answers nothing."""
+        try:
+            worker.conn.send((PREPARE, path))
+        except (EOFError, OSError):
+            pass  # a dead worker: the next job that takes it replaces it
+
+    def _prepare_idle(self, path: str) -> None:
+        """Tell the idle workers of a new checkpoint (busy ones learn of it from their next job)."""
+        taken = []
+        while True:
+            try:
+                taken.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        for worker in taken:
+            self._prepare(worker, path)
+            self._idle.put(worker)
 
     def _cleanup(self) -> None:
         with self._lock:
@@ -206,7 +233,7 @@ class WorkerPool:
             return Outcome.error(503, ticket.message())
         self._use(worker, path)
         try:
-            worker.conn.send((job, path))
+            self._send_job(worker, job, path)
             first = self._receive(worker, job, budget, ticket)
         except _Stopped as stop:
             return stop.outcome
@@ -245,7 +272,7 @@ class WorkerPool:
         self._use(worker, path)
         budget = _Budget(job.timeout)
         try:
-            worker.conn.send((job, path))
+            self._send_job(worker, job, path)
             answer = self._receive(worker, job, budget)
         except _Stopped as stop:
             return None if stop.reason == "crash" else Stopped(stop.reason)
@@ -310,6 +337,10 @@ class WorkerPool:
             log.error("a SPARQL worker died while idle (exit code %s); replacing it", worker.process.returncode)
             self._retire(worker)
 
+    def _send_job(self, worker: _Worker, job, path: str) -> None:
+        worker.base_rss = _rss(worker.pid) if self.max_memory else 0
+        worker.conn.send((job, path))
+
     def _use(self, worker: _Worker, path: str) -> None:
         old_path = worker.path
         self._assign(worker, path)
@@ -341,7 +372,7 @@ class WorkerPool:
                     raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"),
                                    "crash")
                 budget.watched = time.monotonic()  # a look at the memory at least every WATCH_INTERVAL, also mid-stream
-                if self.max_memory and _rss(worker.pid) > self.max_memory:
+                if self.max_memory and _rss(worker.pid) - worker.base_rss > self.max_memory:
                     log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
                                 self.max_memory // 2**20)
                     self._retire(worker)
@@ -368,4 +399,4 @@ class WorkerPool:
 if __name__ == "__main__":  # a worker process: python -m server.sparql.pool FD BASE_IRI
     from .pool_worker import worker_main
 
-    worker_main(Connection(int(sys.argv[1])), sys.argv[2])
+    worker_main(Connection(int(sys.argv[1])), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)

@@ -32,19 +32,20 @@ class _Worker:
     process (a user's script without the `if __name__ == "__main__"` guard would start itself again), and
     fork is unsafe once RocksDB's threads run."""
 
-    def __init__(self, base_iri: str):
+    def __init__(self, base_iri: str, replica_quads: int = 0):
         parent, child = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.sparql.pool", str(child.fileno()), base_iri],
+                [sys.executable, "-m", "server.sparql.pool", str(child.fileno()), base_iri, str(replica_quads)],
                 pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env, close_fds=True)
         finally:
             child.close()
         self.conn = Connection(parent.detach())
         self.path: str | None = None
         self.ticket = None  # the running query's ticket (server.sparql.running), while it runs here
+        self.base_rss = 0  # resident memory when its job started: the memory limit counts what the job adds
 
     @property
     def pid(self) -> int | None:

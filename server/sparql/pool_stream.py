@@ -16,6 +16,7 @@ from .streaming import END, Cancelled, Failed, StreamCut
 WINDOW = 4  # streamed chunks a worker may send ahead of the serving process's acknowledgements
 STOP_GRACE = 5.0  # seconds a worker gets to stop a stream whose client left, before it is killed
 ACK, STOP, ABORTED = "ack", "stop", "aborted"  # stream control messages (END is in streaming)
+PREPARE = "prepare"  # (PREPARE, checkpoint path) to an idle worker: copy that checkpoint into memory (replica)
 
 log = logging.getLogger("thb-kb.sparql")
 

@@ -1,5 +1,7 @@
 """A query worker process: it opens the checkpoint each job names (read-only, reopened when it changes), runs
-the job and sends back its answer (see `pool`). Started as `python -m server.sparql.pool FD BASE_IRI`."""
+the job and sends back its answer (see `pool`); once its in-memory copy of that checkpoint is loaded
+(`replica`, KB_QUERY_REPLICA) it answers from the copy. Started as
+`python -m server.sparql.pool FD BASE_IRI [REPLICA_QUADS]`."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ import logging
 import os
 
 from .execution import Job, Outcome
-from .pool_stream import STOP, _Sender
+from .pool_stream import PREPARE, STOP, _Sender
+from .replica import Replica
 from .streaming import Cancelled, Failed
 
 log = logging.getLogger("thb-kb.sparql")
 
 
-def worker_main(conn, base_iri: str) -> None:
+def worker_main(conn, base_iri: str, replica_quads: int = 0) -> None:
     """The worker process: open checkpoints read-only, run jobs, send back outcomes."""
     import signal
 
@@ -32,6 +35,7 @@ def worker_main(conn, base_iri: str) -> None:
     from .execution import execute
 
     iris = Iris(base_iri)
+    replica = Replica(iris, replica_quads)
     store, current = None, None
     conn.send("ready")
     parent = os.getppid()
@@ -48,11 +52,18 @@ def worker_main(conn, base_iri: str) -> None:
             return
         if message == STOP:  # for a stream that had already ended
             continue
+        if isinstance(message[0], str) and message[0] == PREPARE:  # the pool names the newest checkpoint: copy it into memory meanwhile
+            replica.want(message[1])
+            continue
         job, path = message
+        replica.want(path)
         sender = _Sender(conn)
         try:
             try:
-                if path != current:
+                copy = replica.store_for(path)
+                if copy is not None:
+                    store, current = copy, None  # the checkpoint on disk is closed: the copy answers
+                elif path != current:
                     store = None
                     store = OxigraphStore(iris, path, read_only=True)
                     current = path
@@ -62,7 +73,7 @@ def worker_main(conn, base_iri: str) -> None:
             else:
                 try:
                     if isinstance(job, Job):
-                        execute(store, job, sender)
+                        execute(store, job, _tagged(sender) if current is None else sender)
                     else:  # a job that answers in one message (a document: server.docworkers)
                         sender(job.run_in_worker(store))
                 except Cancelled:
@@ -75,3 +86,13 @@ def worker_main(conn, base_iri: str) -> None:
             sender.finish()
         except (EOFError, OSError):
             return
+
+
+def _tagged(sender):
+    """The sender of an answer from the in-memory copy: its Server-Timing says so (`store;desc="memory"`)."""
+    def send(message) -> None:
+        if isinstance(message, Outcome) and message.status == 200:
+            timing = message.headers.get("Server-Timing")
+            message.headers["Server-Timing"] = (timing + ", " if timing else "") + 'store;desc="memory"'
+        sender(message)
+    return send

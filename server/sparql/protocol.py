@@ -75,7 +75,8 @@ class Endpoint:
 
                     size = self.settings.get("sparql_workers") or os.cpu_count() or 2
                     self._pool = WorkerPool(self.store, size, self.kb.iris.base,
-                                            self.settings.get("query_memory") or 0)
+                                            self.settings.get("query_memory") or 0,
+                                            self.settings.get("query_replica") or 0)
                     atexit.register(self._pool.close)
         return self._pool
 
