@@ -291,7 +291,7 @@ def replica_quads() -> int:
     return int(settings_mod.load().get("query_replica") or 0)
 
 
-def wait_query_copies(peer: Peer, timeout: float = 180, in_a_row: int = 6) -> float | None:
+def wait_query_copies(peer: Peer, timeout: float = 300, in_a_row: int = 6) -> float | None:
     """Wait until thb-kb's query workers answer from their in-memory copies of the KB (KB_QUERY_REPLICA:
     the answers' Server-Timing says `store;desc="memory"`, `in_a_row` times running, so every worker has
     its copy): seconds waited, or None when they did not within `timeout` (the KB is above the setting)."""

@@ -291,7 +291,7 @@ def run_size(size: int, cfg: Config, results: dict, workdir: Path) -> dict:
             copies = peers.wait_query_copies(thb)
             res["peers"][PEER_THB]["notes"].append(
                 f"query workers on their in-memory copies after {copies:.1f} s" if copies is not None
-                else "query workers still on the store on disk after 180 s")
+                else "query workers still on the store on disk after 300 s")
         settled = machine.wait_quiet()
         res["settled"] = settled
         log(f"{label}: peers settled after {settled['waited_s']} s (busy {settled['busy_cores']} cores)")

@@ -182,9 +182,9 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     doc = Document(subject=subject, anon_prefix=prefix, path=path, page=page, pages=pages, n_out=n_out, n_in=n_in)
     subj = _nn(subject)
     doc.out = [ox.Triple(subj, p, o) for p, o in out_rows]
-    doc.head = [ox.Triple(subj, p, o) for p, o in store.query(
-        f"SELECT ?p ?o WHERE {{ {s} ?p ?o FILTER(?p IN ({_HEAD_IN})) }}")] if doc.pages > 1 else \
-        [t for t in doc.out if t.predicate.value in HEAD_PROPS]
+    doc.head = [ox.Triple(subj, p, o) for p, o in sorted(store.query(
+        f"SELECT ?p ?o WHERE {{ {s} ?p ?o FILTER(?p IN ({_HEAD_IN})) }}"), key=lambda r: (r[0].value, str(r[1])))] \
+        if doc.pages > 1 else [t for t in doc.out if t.predicate.value in HEAD_PROPS]
     doc.closure = _closure(store, subject, [t.object for t in doc.out if is_anon(t.object, prefix)], prefix)
     via_nodes = []
     for s_, p, b, _q in in_rows:

@@ -16,7 +16,9 @@ the store at the current KB version (a new one after every write): a document jo
   behind SPARQL queries that wait for a worker (it is then built in the serving process), and never waits
   long: when no worker is free, or the pool has not started, the serving process builds it itself. A
   document asked for while no other `/doc/` request is in progress is built in the serving process too:
-  its GIL is free, and the round trip would only add to the client's wait.
+  its GIL is free, and the round trip would only add to the client's wait; except while the workers answer
+  from their in-memory copies of the KB (`server.sparql.replica`), which build it several times faster than
+  the serving process reads its store on disk (`WorkerPool.prefers_workers`).
 * A worker that dies while building (killed, crashed) is replaced, and the document is built in the serving
   process: the request is answered, not lost. A document that takes longer than the query timeout, or more
   memory than `KB_QUERY_MEMORY`, is stopped like a query (503 with a message).
@@ -60,6 +62,7 @@ class DocJob:
 @dataclass
 class DocAnswer:
     rendered: Rendered | None  # None: the KB does not describe the thing, or has no such page
+    from_copy: bool = False  # built from the worker's in-memory copy of the KB (server.sparql.replica)
 
 
 def enable(app: Flask) -> None:
@@ -70,13 +73,14 @@ def enable(app: Flask) -> None:
 def _pool():
     if not current_app.extensions.get(ENABLED) or not kbx().settings.get("doc_workers", True):
         return None
-    front = current_app.extensions.get("kb.fastpath")
-    if front is not None and front.in_flight <= 1:  # a lone request: here, without the round trip
-        return None
     endpoint = current_app.extensions.get("sparql")
     if endpoint is None or not endpoint.uses_workers:
         return None
-    return endpoint.pool
+    pool = endpoint.pool
+    front = current_app.extensions.get("kb.fastpath")
+    if front is not None and front.in_flight <= 1 and not pool.prefers_workers():
+        return None  # a lone request: here, without the round trip (unless the workers answer from memory)
+    return pool
 
 
 def render(req: DocRequest) -> Rendered | None:

@@ -52,6 +52,7 @@ from .streaming import Failed, Stream
 log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
+PROBE_EVERY = 20  # lone documents: one in this many goes to a worker, to see if it answers from memory now
 WATCH_INTERVAL = 0.2  # seconds between two looks at a running worker's memory
 @dataclass(frozen=True)
 class Stopped:
@@ -64,6 +65,9 @@ class WorkerPool:
     def __init__(self, store, size: int, base_iri: str, max_memory_mib: int = 0, replica_quads: int = 0):
         self.store = store
         self.replica_quads = max(0, int(replica_quads))
+        # whether the last answer of a worker came from its in-memory copy (server.sparql.replica)
+        self.from_copies = bool(self.replica_quads)
+        self._probes = 0
         self.max_memory = max(0, int(max_memory_mib)) * 2**20
         self.size = max(1, int(size))
         self.base_iri = base_iri
@@ -243,6 +247,8 @@ class WorkerPool:
                 return Outcome.error(503, ticket.message())
             log.error("a SPARQL worker died while running a query: %s", exc)
             return Outcome.error(500, "the query made its worker process fail; it was replaced")
+        if isinstance(first, Outcome) and first.status == 200:
+            self.from_copies = 'desc="memory"' in first.headers.get("Server-Timing", "")
         if isinstance(first, Outcome) and first.streamed:
             relay = _Relay(self, worker, job, budget, ticket)
             first.stream = Stream(relay.receive, relay.release)
@@ -283,7 +289,19 @@ class WorkerPool:
         self._idle.put(worker)
         with self._lock:
             self.documents += 1
+        self.from_copies = bool(getattr(answer, "from_copy", False))
         return answer
+
+    def prefers_workers(self) -> bool:
+        """Whether a document is better built by a worker even when the serving process is free: while the
+        workers answer from their in-memory copies (and, to find out when they start to, one time in
+        PROBE_EVERY otherwise)."""
+        if self.from_copies:
+            return True
+        if not self.replica_quads:
+            return False
+        self._probes += 1
+        return self._probes % PROBE_EVERY == 0
 
     def _attach(self, worker: _Worker, ticket) -> bool:
         """Let `ticket` stop the query about to run on `worker` (its cancel kills the worker while the query

@@ -75,7 +75,10 @@ def worker_main(conn, base_iri: str, replica_quads: int = 0) -> None:
                     if isinstance(job, Job):
                         execute(store, job, _tagged(sender) if current is None else sender)
                     else:  # a job that answers in one message (a document: server.docworkers)
-                        sender(job.run_in_worker(store))
+                        answer = job.run_in_worker(store)
+                        if current is None and hasattr(answer, "from_copy"):
+                            answer.from_copy = True
+                        sender(answer)
                 except Cancelled:
                     pass
                 except Exception as exc:  # a bug: answer (or cut the stream) rather than die

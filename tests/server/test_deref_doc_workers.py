@@ -37,20 +37,33 @@ def app(server):
         yield server
 
 
-def test_a_lone_request_is_built_in_the_serving_process(server):
+def test_a_lone_request_is_built_in_the_serving_process_unless_the_workers_answer_from_memory(server, monkeypatch):
     client = server.test_client()
     pool = server.extensions["sparql"].pool
     wait_idle(pool)
     url = f"/doc/{PARENT[len(BASE) + 3:]}.html"
+    with monkeypatch.context() as m:  # workers without in-memory copies (KB_QUERY_REPLICA=0)
+        m.setattr(pool, "replica_quads", 0)
+        m.setattr(pool, "from_copies", False)
+        clear_cache(server)
+        before = pool.documents
+        alone = client.get(url)
+        assert alone.status_code == 200 and pool.documents == before
+        clear_cache(server)
+        with another_request_in_flight(server):
+            busy = client.get(url)
+        assert pool.documents == before + 1
+        assert busy.get_data() == alone.get_data()
+    deadline = time.monotonic() + 60  # the workers' copies (server.sparql.replica) are loaded by now or soon
+    while "memory" not in (client.get(f"/sparql?query=ASK%7B%7D%23{time.time()}").headers.get("Server-Timing") or ""):
+        assert time.monotonic() < deadline, "the workers did not answer from their in-memory copies"
+        time.sleep(0.2)
+    assert pool.prefers_workers()
     clear_cache(server)
     before = pool.documents
-    alone = client.get(url)
-    assert alone.status_code == 200 and pool.documents == before
-    clear_cache(server)
-    with another_request_in_flight(server):
-        busy = client.get(url)
-    assert pool.documents == before + 1
-    assert busy.get_data() == alone.get_data()
+    from_copy = client.get(url)
+    assert pool.documents == before + 1  # a lone request, built by a worker from its copy
+    assert from_copy.get_data() == alone.get_data()
 
 
 def _paths(app) -> list[str]:
