@@ -46,13 +46,13 @@ from pathlib import Path
 
 from .execution import Job, Outcome
 from .pool_process import _rss, _Worker
-from .pool_stream import PREPARE, _Budget, _Relay, _Stopped
+from .pool_stream import _Budget, _Relay, _Stopped
+from .pool_copies import Copies
 from .streaming import Failed, Stream
 
 log = logging.getLogger("thb-kb.sparql")
 
 READY_TIMEOUT = 120.0
-PROBE_EVERY = 20  # lone documents: one in this many goes to a worker, to see if it answers from memory now
 WATCH_INTERVAL = 0.2  # seconds between two looks at a running worker's memory
 @dataclass(frozen=True)
 class Stopped:
@@ -61,7 +61,7 @@ class Stopped:
     reason: str
 
 
-class WorkerPool:
+class WorkerPool(Copies):
     def __init__(self, store, size: int, base_iri: str, max_memory_mib: int = 0, replica_quads: int = 0):
         self.store = store
         self.replica_quads = max(0, int(replica_quads))
@@ -170,31 +170,12 @@ class WorkerPool:
             self._prepare_idle(path)
         return path
 
-    # -- in-memory copies (server.sparql.replica) ------------------------------------------------------
-    def _prepare(self, worker: _Worker, path: str) -> None:
-        """Tell a worker that is not running a job (taken from the idle queue, or not in it yet) to copy the
-        checkpoint into memory; it does so in the background and answers nothing."""
-        try:
-            worker.conn.send((PREPARE, path))
-        except (EOFError, OSError):
-            pass  # a dead worker: the next job that takes it replaces it
-
-    def _prepare_idle(self, path: str) -> None:
-        """Tell the idle workers of a new checkpoint (busy ones learn of it from their next job)."""
-        taken = []
-        while True:
-            try:
-                taken.append(self._idle.get_nowait())
-            except queue.Empty:
-                break
-        for worker in taken:
-            self._prepare(worker, path)
-            self._idle.put(worker)
-
     def _cleanup(self) -> None:
         with self._lock:
             current = self._checkpoint[1] if self._checkpoint else None
             for entry in self.root.iterdir():
+                if entry.name.startswith("replica"):
+                    continue  # the copies' lock file and loading markers (server.sparql.replica)
                 p = str(entry)
                 if p != current and self._users[p] <= 0:
                     shutil.rmtree(entry, ignore_errors=True)
@@ -292,17 +273,6 @@ class WorkerPool:
         self.from_copies = bool(getattr(answer, "from_copy", False))
         return answer
 
-    def prefers_workers(self) -> bool:
-        """Whether a document is better built by a worker even when the serving process is free: while the
-        workers answer from their in-memory copies (and, to find out when they start to, one time in
-        PROBE_EVERY otherwise)."""
-        if self.from_copies:
-            return True
-        if not self.replica_quads:
-            return False
-        self._probes += 1
-        return self._probes % PROBE_EVERY == 0
-
     def _attach(self, worker: _Worker, ticket) -> bool:
         """Let `ticket` stop the query about to run on `worker` (its cancel kills the worker while the query
         runs there, never after: the worker may be serving another query by then). False when the query was
@@ -390,7 +360,7 @@ class WorkerPool:
                     raise _Stopped(Outcome.error(500, "the query made its worker process fail; it was replaced"),
                                    "crash")
                 budget.watched = time.monotonic()  # a look at the memory at least every WATCH_INTERVAL, also mid-stream
-                if self.max_memory and _rss(worker.pid) - worker.base_rss > self.max_memory:
+                if self.max_memory and self._over_memory(worker):
                     log.warning("query stopped: worker %s used more than %d MiB", worker.pid,
                                 self.max_memory // 2**20)
                     self._retire(worker)

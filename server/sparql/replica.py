@@ -20,6 +20,9 @@ same from either.
 * Loading yields to queries: the loader thread runs at a lower priority (nice +10, which the bulk loader's own
   threads inherit), and the workers of one server load one at a time (a lock file next to the checkpoints),
   so the machine keeps answering while the copies are made.
+* The memory limit of a query (KB_QUERY_MEMORY) counts what its worker's resident memory grows by during the
+  query; while a worker loads a copy (a marker file next to the checkpoints says so) that growth is the
+  copy's, and the limit is not applied to it. While a new copy loads, the old one is still held.
 * A copy that cannot be made (the checkpoint deleted meanwhile, too big, out of memory) is simply not used.
 """
 
@@ -40,6 +43,12 @@ SETTLE = 1.0  # seconds the newest checkpoint must stay the newest before it is 
 _HAS_BLANK = ("ASK { { ?s ?p ?o FILTER (isBlank(?s) || isBlank(?o)) } UNION "
               "{ GRAPH ?g { ?s ?p ?o FILTER (isBlank(?s) || isBlank(?o)) } } }")
 NICE = 10  # the loader thread's priority, below the threads that answer
+
+
+def loading_marker(root: Path, pid: int) -> Path:
+    """The file that says worker `pid` is loading a copy (the pool's memory limit then waits: the copy's
+    memory is not the query's)."""
+    return root / f"replica-loading-{pid}"
 
 
 class Replica:
@@ -117,7 +126,15 @@ class Replica:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self._wanted != path:
                 return None  # a newer checkpoint came while this one waited: the loop takes it
-            return self._copy(path)
+            marker = loading_marker(Path(path).parent, os.getpid())
+            try:
+                marker.touch()
+            except OSError:
+                pass
+            try:
+                return self._copy(path)
+            finally:
+                marker.unlink(missing_ok=True)
 
     def _copy(self, path: str):
         from kb.store.oxigraph import OxigraphStore

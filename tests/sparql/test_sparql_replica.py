@@ -18,7 +18,7 @@ ROWS = f"SELECT ?s ?o WHERE {{ ?s <{EX}p1> ?o }} ORDER BY ?s"
 COUNT = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{EX}p0> ?o }}"
 
 
-def _app(tmp_path, replica: int):
+def _app(tmp_path, replica: int, **settings):
     from kb.namespaces import Iris
     from kb.store.oxigraph import OxigraphStore
     from server import create_app
@@ -26,8 +26,9 @@ def _app(tmp_path, replica: int):
     store = OxigraphStore(Iris(BASE), tmp_path / "store")
     store.replace_graph(EX + "g", [ox.Triple(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(f"{EX}p{i % 10}"),
                                              ox.Literal(str(i))) for i in range(N)])
+    settings = {"query_memory": 2048, **settings}
     app = create_app(make_settings(store=str(tmp_path / "store"), sparql_workers=2, query_replica=replica,
-                                   query_memory=2048), store=store, load_if_empty=False)
+                                   **settings), store=store, load_if_empty=False)
     return app, store
 
 
@@ -106,6 +107,34 @@ def test_a_copy_keeps_the_blank_nodes_identifiers(tmp_path):
         on_disk, memory = ask(app, query)
         assert not memory and on_disk[0]["b"]["type"] == "bnode"
         assert from_memory(app, query) == on_disk  # the same label: a parser would have named it anew
+    finally:
+        app.extensions["sparql"].close()
+        store.close()
+
+
+def test_the_memory_limit_is_not_applied_to_a_worker_loading_its_copy(tmp_path):
+    """KB_QUERY_MEMORY counts what a query adds to its worker; while the worker loads a copy (its marker
+    file exists) the growth is the copy's and the query is not stopped for it (its time limit still is)."""
+    from server.sparql.replica import loading_marker
+
+    app, store = _app(tmp_path, 0, query_memory=200, query_timeout=6)
+    try:
+        pool = app.extensions["sparql"].pool
+        assert pool.wait_started(60)
+        heavy = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?a ?d ?g ?c { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } }"
+        client = app.test_client()
+        stopped = client.post("/sparql", data={"query": heavy})
+        assert stopped.status_code == 503 and "MiB of memory" in stopped.get_data(as_text=True)
+        assert pool.wait_started(60)
+        for pid in pool.pids():
+            loading_marker(pool.root, pid).touch()
+        try:
+            r = client.post("/sparql", data={"query": heavy + " # while loading"})
+            text = r.get_data(as_text=True)
+            assert r.status_code == 503 and "longer than" in text and "MiB" not in text
+        finally:
+            for pid in pool.pids():
+                loading_marker(pool.root, pid).unlink(missing_ok=True)
     finally:
         app.extensions["sparql"].close()
         store.close()
