@@ -22,6 +22,9 @@ a process that can be killed. Design:
 * While it waits, the request thread also watches the worker's resident memory: past `KB_QUERY_MEMORY` MiB
   the worker is killed the same way (503), before one query can exhaust the machine.
 * A checkpoint that no worker has open and that is not the current one is deleted.
+* Workers keep an in-memory copy of the current checkpoint while the KB is within `KB_QUERY_REPLICA` quads
+  (`replica`, loaded in the background; the pool tells idle workers of a new checkpoint, `pool_copies`) and
+  answer from it once it is loaded.
 
 Worker processes also let the server use every core under gunicorn: gunicorn runs one process (the store
 allows one writer) with threads, and the evaluation happens in the workers, outside the GIL. For the same
