@@ -85,10 +85,6 @@ class Replica:
         ready = self._ready
         return ready[1] if ready is not None and ready[0] == path else None
 
-    def ready_path(self) -> str | None:
-        ready = self._ready
-        return ready[0] if ready is not None else None
-
     # -- the loader thread --------------------------------------------------------------------------
     def _load_loop(self) -> None:
         try:
