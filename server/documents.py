@@ -26,7 +26,7 @@ import pyoxigraph as ox
 from kb.namespaces import PREFIXES
 
 from .iris import IriMap
-from .labels import DESCRIPTION_PROPS, LABEL_PROPS, label_triples
+from .labels import DESCRIPTION_PROPS, LABEL_PROPS, in_term_order, label_triples
 
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 FOAF = PREFIXES["foaf"]
@@ -129,9 +129,7 @@ def _closure(store, subject: str, start: list, prefix: str, *, incoming: bool = 
         else:
             where = f"{where} ?b{depth - 1} ?q{depth} {b} . FILTER{anon_filter(b, prefix)}"
         nxt: set = set()
-        rows = sorted(store.query(f"SELECT DISTINCT {b} ?p ?o WHERE {{ {where} {b} ?p ?o }}"),
-                      key=lambda r: (str(r[0]), r[1].value, str(r[2])))  # not the store's order: the same bytes from any store
-        for node, pred, obj in rows:
+        for node, pred, obj in in_term_order(store.query(f"SELECT DISTINCT {b} ?p ?o WHERE {{ {where} {b} ?p ?o }}")):
             if node not in wanted or node in done:
                 continue
             out.append(ox.Triple(node, pred, obj))
@@ -182,9 +180,9 @@ def build(store, imap: IriMap, path: str, *, page: int = 1, page_size: int = 100
     doc = Document(subject=subject, anon_prefix=prefix, path=path, page=page, pages=pages, n_out=n_out, n_in=n_in)
     subj = _nn(subject)
     doc.out = [ox.Triple(subj, p, o) for p, o in out_rows]
-    doc.head = [ox.Triple(subj, p, o) for p, o in sorted(store.query(
-        f"SELECT ?p ?o WHERE {{ {s} ?p ?o FILTER(?p IN ({_HEAD_IN})) }}"), key=lambda r: (r[0].value, str(r[1])))] \
-        if doc.pages > 1 else [t for t in doc.out if t.predicate.value in HEAD_PROPS]
+    doc.head = [ox.Triple(subj, p, o) for p, o in in_term_order(store.query(
+        f"SELECT ?p ?o WHERE {{ {s} ?p ?o FILTER(?p IN ({_HEAD_IN})) }}"))] if doc.pages > 1 else \
+        [t for t in doc.out if t.predicate.value in HEAD_PROPS]
     doc.closure = _closure(store, subject, [t.object for t in doc.out if is_anon(t.object, prefix)], prefix)
     via_nodes = []
     for s_, p, b, _q in in_rows:

@@ -248,12 +248,13 @@ def label_triples(store, iris: Iterable[str]) -> list[ox.Triple]:
     if not values:
         return []
     q = f"SELECT DISTINCT ?x ?p ?l WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?l FILTER(?p IN ({_LABELS_IN})) }}"
-    # by position: much cheaper than by name; sorted, so that a document does not depend on the store's order
-    return sorted((ox.Triple(x, p, lit) for x, p, lit in store.query(q)), key=_order)
+    return in_term_order(ox.Triple(x, p, lit) for x, p, lit in store.query(q))  # by position: much cheaper than by name
 
 
-def _order(t: ox.Triple) -> tuple[str, str, str]:
-    return t.subject.value, t.predicate.value, str(t.object)
+def in_term_order(rows) -> list:
+    """Triples or result rows sorted by their terms: a document built from any store (the disk store, a
+    worker's in-memory copy) lists them in the same order, so the same version gives the same bytes."""
+    return sorted(rows, key=lambda r: tuple(map(str, r)))
 
 
 class LabelCache:
