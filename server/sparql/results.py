@@ -4,7 +4,11 @@ with the row cap.
 SELECT and ASK results are written by pyoxigraph's own serialisers (JSON, XML, CSV, TSV); CONSTRUCT and
 DESCRIBE results by pyoxigraph's RDF serialisers, into a file-like writer (`streaming.ChunkWriter`) so that a
 large answer leaves in chunks while it is written. The row cap is applied before the first byte: one row more
-than the cap is read, so a cut result is known for certain and flagged (never silent):
+than the cap is read, so a cut result is known for certain and flagged (never silent). The rows are read by
+pyoxigraph itself, never one by one in Python (`capped_tsv`): its TSV writer writes them into a buffer that
+stops it at the cap, and that text (one row a line, terms in N-Triples form) is parsed back into the answer's
+format, natively; about twice as fast as reading each row into Python objects and writing them out again,
+whatever the size (0.17 against 0.36 ms for 23 rows, 23 against 60 ms for 10,000). The flags:
 
 * the response header ``X-KB-Truncated: true`` together with ``X-KB-Row-Limit: N`` (exactly when cut);
 * in SPARQL JSON results, a top-level member ``"x-kb": {"truncated": true, "limit": N}`` (exactly when cut;
@@ -15,7 +19,6 @@ than the cap is read, so a cut result is known for certain and flagged (never si
 from __future__ import annotations
 
 import functools
-import io
 import json
 from dataclasses import dataclass
 from itertools import islice
@@ -150,11 +153,11 @@ class Prepared:
 
     kind: str
     fmt: ResultFormat
-    items: object  # the rows or triples to write: a list (capped) or the live result iterator (no cap)
-    variables: list | None = None
+    items: object  # the triples to write (a capped list) or the live result iterator (no cap)
     truncated: bool = False
     max_rows: int = 0
     boolean: bytes | None = None  # an ASK answer, already serialised (a few bytes)
+    tsv: bytes | None = None  # a capped SELECT: its rows as TSV results (see capped_tsv)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -180,21 +183,72 @@ def flag_cut(limit: int, start: bytes) -> bytes | None:
 
 
 def prepare(results, fmt: ResultFormat, max_rows: int, rows: int | None = None) -> Prepared:
-    """Apply the row cap (`max_rows` <= 0: none). Solutions are small terms; the bytes are what grow, and
-    those are written in chunks by `write`. Without a cap nothing is read ahead: the result iterator itself
-    is written; likewise when the number of rows is known (`rows`: a remote store's answer, counted when it
-    was checked) and within the cap."""
+    """Apply the row cap (`max_rows` <= 0: none). Without a cap nothing is read ahead: the result iterator
+    itself is written; likewise when the number of rows is known (`rows`: a remote store's answer, counted
+    when it was checked) and within the cap. A capped SELECT is read to at most cap+1 rows into TSV text
+    (`capped_tsv`); a capped CONSTRUCT into a list of triples (small terms; the bytes are what grow, and those
+    are written in chunks by `write`)."""
     kind = kind_of(results)
     if kind == ASK:
         return Prepared(kind, fmt, None, boolean=results.serialize(format=fmt.results))
-    variables = list(results.variables) if kind == SELECT else None
     if max_rows <= 0 or (rows is not None and rows <= max_rows):
-        return Prepared(kind, fmt, results, variables, max_rows=max_rows)
+        return Prepared(kind, fmt, results, max_rows=max_rows)
+    if kind == SELECT:
+        tsv, truncated = capped_tsv(results, max_rows)
+        return Prepared(kind, fmt, None, truncated=truncated, max_rows=max_rows, tsv=tsv)
     items = list(islice(results, max_rows + 1))
     truncated = len(items) > max_rows
     if truncated:
         del items[max_rows:]
-    return Prepared(kind, fmt, items, variables, truncated, max_rows)
+    return Prepared(kind, fmt, items, truncated=truncated, max_rows=max_rows)
+
+
+class _Enough(Exception):
+    """Raised into pyoxigraph's TSV writer at the cap: it stops reading rows."""
+
+
+class _CappedBuffer:
+    """A binary writer that stops its writer (_Enough) once something follows the first `lines` lines (a row
+    past the cap). pyoxigraph writes in pieces of about 8 KB, and may write its buffer once more while it
+    unwinds: ignored. So it holds at most the lines wanted and one piece."""
+
+    def __init__(self, lines: int):
+        self.lines = lines
+        self.seen = 0
+        self.parts: list[bytes] = []
+        self.full = False
+
+    def write(self, data) -> int:
+        if self.full:
+            return len(data)
+        data = bytes(data)
+        self.parts.append(data)
+        self.seen += data.count(b"\n")
+        if self.seen > self.lines or (self.seen == self.lines and not data.endswith(b"\n")):
+            self.full = True
+            raise _Enough()
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def capped_tsv(solutions, max_rows: int) -> tuple[bytes, bool]:
+    """The first `max_rows` rows of `solutions` as SPARQL TSV results (header line first), and whether there
+    were more. Rows are single lines (TSV escapes tabs and line breaks inside terms), so counting line ends
+    counts rows; pyoxigraph reads at most one of its pieces (about 8 KB) past the cap, where the writer stops it."""
+    out = _CappedBuffer(max_rows + 1)  # the header and the rows
+    try:
+        solutions.serialize(out, ox.QueryResultsFormat.TSV)
+    except _Enough:
+        pass
+    data = b"".join(out.parts)
+    if not out.full:
+        return data, False
+    cut = -1
+    for _ in range(max_rows + 1):  # the end of the last line kept
+        cut = data.index(b"\n", cut + 1)
+    return data[:cut + 1], True
 
 
 def write(prepared: Prepared, out) -> None:
@@ -203,53 +257,19 @@ def write(prepared: Prepared, out) -> None:
     if prepared.kind == ASK:
         out.write(prepared.boolean)
         return
+    if prepared.tsv is not None:
+        if fmt.results == ox.QueryResultsFormat.TSV:
+            out.write(prepared.tsv)
+        else:
+            ox.parse_query_results(prepared.tsv, format=ox.QueryResultsFormat.TSV).serialize(out, fmt.results)
+        return
     if prepared.kind == SELECT:
-        solutions = prepared.items
-        if isinstance(solutions, list):
-            if fmt.results == ox.QueryResultsFormat.TSV:
-                for line in _tsv_lines(prepared.variables, solutions):
-                    out.write(line)
-                return
-            solutions = ox.parse_query_results(_LineReader(_tsv_lines(prepared.variables, solutions)),
-                                               format=ox.QueryResultsFormat.TSV)
-        solutions.serialize(out, fmt.results)
+        prepared.items.serialize(out, fmt.results)
         return
     triples = prepared.items
     items = (ox.Quad(t.subject, t.predicate, t.object) for t in triples) if fmt.quads else triples
     kwargs = {"prefixes": _prefixes()} if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else {}
     ox.serialize(items, out, fmt.rdf, **kwargs)
-
-
-def _tsv_lines(variables, rows):
-    """A capped list of rows in the TSV results format (terms in their N-Triples form, which pyoxigraph reads
-    and writes exactly): pyoxigraph serialises QuerySolutions objects only, so the rows are turned back into
-    one by parsing this text as it is produced (never the whole text in memory)."""
-    width = len(variables)
-    yield ("\t".join(str(v) for v in variables) + "\n").encode("utf-8")
-    for row in rows:
-        yield ("\t".join("" if row[i] is None else str(row[i]) for i in range(width)) + "\n").encode("utf-8")
-
-
-class _LineReader(io.RawIOBase):
-    """A readable binary file over an iterator of byte strings."""
-
-    def __init__(self, parts):
-        self._parts = iter(parts)
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self._pending:
-            try:
-                self._pending = next(self._parts)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
 
 
 _PREFIX_CACHE: dict[str, str] | None = None

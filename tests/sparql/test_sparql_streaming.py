@@ -367,7 +367,7 @@ def test_chunk_writer_patches_the_start_then_sends_chunks():
 
     sent = []
     head = Outcome(200, b"", streamed=True)
-    prepared = Prepared("select", FORMATS[0], [], ["s"], truncated=True, max_rows=7)
+    prepared = Prepared("select", FORMATS[0], None, truncated=True, max_rows=7)
     writer = ChunkWriter(sent.append, head, 1000, prepared.cut_flag())
     row = b'{"s":{"type":"literal","value":"x"}}'
     body = b'{"head":{"vars":["s"]},"results":{"bindings":[' + b",".join([row] * 10_000) + b"]}}"
