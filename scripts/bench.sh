@@ -4,7 +4,7 @@
 # `python -m bench` with the arguments given (e.g. scripts/bench.sh --quick, scripts/bench.sh --sizes 1M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+EXTRAS=test,bench bash scripts/setup.sh  # py-spy: the profiles of missed targets
 bash scripts/install-system.sh
 if ! command -v wrk >/dev/null 2>&1; then
   SUDO=""

@@ -11,9 +11,10 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.thb-kb-installed
+extras=${EXTRAS:-test}
+stamp=".venv/.thb-kb-installed-${extras//,/-}"  # one per set of extras (scripts/bench.sh adds bench)
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[${EXTRAS:-test}]"
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
   touch "$stamp"
 fi
