@@ -1,0 +1,76 @@
+"""How the remote store reads a SPARQL store's answer (kb/store/remote_protocol.py `_parse_results`): checked
+to the end and counted before it is used (natively: written as TSV and read back), the same terms as the
+answer holds, and a broken answer, even one broken after valid rows, is the store being unavailable, never
+a half-read result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+import pytest
+
+from kb.store import StoreUnavailable
+from kb.store.remote_protocol import _parse_results
+
+EX = "http://example.org/"
+
+
+@dataclass
+class Answer:
+    content: bytes
+    content_type: str
+    headers: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.headers = {"Content-Type": self.content_type}
+
+
+def sample_results() -> ox.QuerySolutions:
+    store = ox.Store()
+    values = [ox.Literal("tab\tand\nline"), ox.Literal("Kaçakçılık", language="tr"), ox.Literal('"q" \\'),
+              ox.Literal("7", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+              ox.BlankNode("n1"), ox.NamedNode(EX + "o?x=1")]
+    for i, value in enumerate(values):
+        store.add(ox.Quad(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(EX + "p"), value))
+    store.add(ox.Quad(ox.NamedNode(EX + "s0"), ox.NamedNode(EX + "q"), ox.Literal("extra")))
+    return store, f"SELECT ?s ?o ?x WHERE {{ ?s <{EX}p> ?o OPTIONAL {{ ?s <{EX}q> ?x }} }} ORDER BY ?s"
+
+
+@pytest.mark.parametrize("fmt,media_type", [(ox.QueryResultsFormat.JSON, "application/sparql-results+json"),
+                                            (ox.QueryResultsFormat.XML, "application/sparql-results+xml")])
+def test_rows_are_counted_and_read_term_for_term(fmt, media_type):
+    store, query = sample_results()
+    body = store.query(query).serialize(format=fmt)
+    result, rows = _parse_results(Answer(body, media_type + "; charset=utf-8"), "test", count=True)
+    expected = [tuple(row) for row in store.query(query)]
+    assert rows == len(expected) == 6
+    assert [str(v) for v in result.variables] == ["?s", "?o", "?x"]
+    assert [tuple(row) for row in result] == expected
+
+
+def test_an_empty_answer_and_an_ask_answer():
+    empty = b'{"head": {"vars": ["s"]}, "results": {"bindings": []}}'
+    result, rows = _parse_results(Answer(empty, "application/sparql-results+json"), "test", count=True)
+    assert rows == 0 and list(result) == []
+    result, rows = _parse_results(Answer(b'{"head": {}, "boolean": true}', "application/sparql-results+json"),
+                                  "test", count=True)
+    assert rows is None and bool(result) is True
+
+
+@pytest.mark.parametrize("body", [
+    b'{"head": {"vars": ["s"]}, "results": {"bindings": [{"s": {"type": "uri", "value": "http://a/1"}}, {"s": {"ty',
+    b'{"head": {"vars": ["s"]}, "results": {"bindings": [{"s": {"type": "uri", "value": "http://a/1"}}, 42]}}',
+    b"<html>this is { not a SPARQL result",
+])
+def test_an_answer_broken_after_valid_rows_is_the_store_unavailable(body):
+    with pytest.raises(StoreUnavailable, match="not valid SPARQL results"):
+        _parse_results(Answer(body, "application/sparql-results+json"), "http://store/sparql", count=True)
+
+
+def test_virtuoso_blank_node_names_are_read():
+    body = (b'{"head": {"vars": ["b"]}, "results": {"bindings": ['
+            b'{"b": {"type": "bnode", "value": "nodeID://b10007"}}]}}')
+    result, rows = _parse_results(Answer(body, "application/sparql-results+json"), "test", count=True)
+    (row,) = list(result)
+    assert rows == 1 and isinstance(row[0], ox.BlankNode) and row[0].value == "b10007"
