@@ -253,7 +253,13 @@ def label_triples(store, iris: Iterable[str]) -> list[ox.Triple]:
 
 def in_term_order(rows) -> list:
     """Triples or result rows sorted by their terms: a document built from any store (the disk store, a
-    worker's in-memory copy) lists them in the same order, so the same version gives the same bytes."""
+    worker's in-memory copy) lists them in the same order, so the same version gives the same bytes.
+    Triples are sorted by their N-Triples line, one string each (a third of the cost of a tuple of three): the
+    same order, because a subject's or predicate's text is never a prefix of another's followed by a character
+    below the space (IRIs end with `>`, which they cannot hold; blank node labels are followed by a space)."""
+    rows = list(rows)
+    if rows and isinstance(rows[0], ox.Triple):
+        return sorted(rows, key=str)
     return sorted(rows, key=lambda r: tuple(map(str, r)))
 
 

@@ -53,3 +53,23 @@ def test_documents_are_the_same_with_a_tiny_label_cache():
             continue
         assert sorted(map(str, plain.labels)) == sorted(map(str, cached.labels)), path
         assert set(plain.triples()) == set(cached.triples()), path
+
+
+def test_triples_are_in_the_order_of_their_terms():
+    """`in_term_order` sorts triples by their N-Triples line: the same order as term by term, also where one
+    IRI or blank node label is a prefix of another and the next character sorts below `>` or the space."""
+    from server.labels import in_term_order
+
+    ex = "http://example.org/"
+    subjects = [ox.NamedNode(ex + "a"), ox.NamedNode(ex + "a-b"), ox.NamedNode(ex + "a.b"), ox.NamedNode(ex + "a/b"),
+                ox.NamedNode(ex + "a0"), ox.NamedNode(ex + "a b".replace(" ", "%20")), ox.BlankNode("b1"),
+                ox.BlankNode("b1x"), ox.BlankNode("b12"), ox.BlankNode("b1-2")]
+    predicates = [ox.NamedNode(ex + "p"), ox.NamedNode(ex + "p!"), ox.NamedNode(ex + "p-q")]
+    objects = [ox.Literal("x"), ox.Literal("x", language="en"), ox.Literal("x", language="en-gb"),
+               ox.Literal("x y"), ox.Literal("1", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+               ox.NamedNode(ex + "a"), ox.BlankNode("b1")]
+    triples = [ox.Triple(s, p, o) for s in subjects for p in predicates for o in objects]
+    by_terms = sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    assert in_term_order(reversed(triples)) == by_terms
+    rows = [(t.subject, t.predicate, t.object) for t in triples]  # not triples: term by term
+    assert in_term_order(reversed(rows)) == [(t.subject, t.predicate, t.object) for t in by_terms]
