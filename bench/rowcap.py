@@ -53,13 +53,13 @@ def _median_ms(run, repeat: int) -> float:
     return statistics.median(times)
 
 
-def main(repeat: int = 15) -> None:
+def main(repeat: int = 15, rows: int = 200_000) -> None:
     store = ox.Store()
     store.extend(ox.Quad(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(EX + "p"), ox.Literal(f"value {i}", language="en"))
-                 for i in range(200_000))
+                 for i in range(rows))
     fmt = next(f for f in res.FORMATS if f.name == "json")
     cases = [(f"{n:,} rows", f"SELECT ?s ?o WHERE {{ ?s ?p ?o }} LIMIT {n}") for n in (23, 1_000, 10_000)]
-    cases.append(("200,000 rows, cut at 10,000", "SELECT ?s ?o WHERE { ?s ?p ?o }"))
+    cases.append((f"{rows:,} rows, cut at {CAP:,}", "SELECT ?s ?o WHERE { ?s ?p ?o }"))
     print(f"| answer | native, no cap, ms | thb-kb, cap {CAP:,}, ms | per row (before), ms | per row / thb-kb |")
     print("|---|---|---|---|---|")
     for label, query in cases:
