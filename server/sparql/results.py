@@ -7,8 +7,8 @@ large answer leaves in chunks while it is written. The row cap is applied before
 than the cap is read, so a cut result is known for certain and flagged (never silent). The rows are read by
 pyoxigraph itself, never one by one in Python (`capped_tsv`): its TSV writer writes them into a buffer that
 stops it at the cap, and that text (one row a line, terms in N-Triples form) is parsed back into the answer's
-format, natively; about twice as fast as reading each row into Python objects and writing them out again,
-whatever the size (0.17 against 0.36 ms for 23 rows, 23 against 60 ms for 10,000). The flags:
+format, natively: 1.3x to 2.6x faster than reading each row into Python objects and writing them out
+again (`python -m bench.rowcap`, in docs/sparql.md). The flags:
 
 * the response header ``X-KB-Truncated: true`` together with ``X-KB-Row-Limit: N`` (exactly when cut);
 * in SPARQL JSON results, a top-level member ``"x-kb": {"truncated": true, "limit": N}`` (exactly when cut;
@@ -208,13 +208,13 @@ class _Enough(Exception):
 
 
 class _CappedBuffer:
-    """A binary writer that stops its writer (_Enough) once something follows the first `lines` lines (a row
-    past the cap). pyoxigraph writes in pieces of about 8 KB, and may write its buffer once more while it
-    unwinds: ignored. So it holds at most the lines wanted and one piece."""
+    """A binary writer that keeps the first `lines` lines written to it and stops its writer (_Enough) once
+    something follows them (a row past the cap); `full` says it did. pyoxigraph writes in pieces of about
+    8 KB, and may write its buffer once more while it unwinds: ignored. So it never holds more than the lines
+    wanted."""
 
     def __init__(self, lines: int):
-        self.lines = lines
-        self.seen = 0
+        self.left = lines
         self.parts: list[bytes] = []
         self.full = False
 
@@ -222,12 +222,17 @@ class _CappedBuffer:
         if self.full:
             return len(data)
         data = bytes(data)
-        self.parts.append(data)
-        self.seen += data.count(b"\n")
-        if self.seen > self.lines or (self.seen == self.lines and not data.endswith(b"\n")):
-            self.full = True
-            raise _Enough()
-        return len(data)
+        count = data.count(b"\n")
+        if count < self.left or (count == self.left and data.endswith(b"\n")):
+            self.left -= count
+            self.parts.append(data)
+            return len(data)
+        end = -1
+        for _ in range(self.left):  # the end of the last line kept, within this piece
+            end = data.index(b"\n", end + 1)
+        self.parts.append(data[:end + 1])
+        self.left, self.full = 0, True
+        raise _Enough()
 
     def flush(self) -> None:
         pass
@@ -242,13 +247,7 @@ def capped_tsv(solutions, max_rows: int) -> tuple[bytes, bool]:
         solutions.serialize(out, ox.QueryResultsFormat.TSV)
     except _Enough:
         pass
-    data = b"".join(out.parts)
-    if not out.full:
-        return data, False
-    cut = -1
-    for _ in range(max_rows + 1):  # the end of the last line kept
-        cut = data.index(b"\n", cut + 1)
-    return data[:cut + 1], True
+    return b"".join(out.parts), out.full
 
 
 def write(prepared: Prepared, out) -> None:
