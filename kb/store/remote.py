@@ -57,6 +57,7 @@ from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of 
     _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection, has_dataset_clause,
     names_a_graph, query_form)
 from ..history import history_graph
+from .query_reads import reads as query_reads, untouched
 from .remote_send import Pending, RemoteSending
 from .remote_writes import RemoteWrites
 
@@ -121,6 +122,9 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         self._writer_id = uuid.uuid4().hex
         self._seen: Snapshot | None = None  # the KB's state as last read: a guess, checked by every query
         self._snapshot_request: tuple[str, bytes, dict[str, str]] | None = None
+        # the metadata graph's predicates and classes, as of a KB state (a query that cannot match them is
+        # sent without that graph: `_run`)
+        self._meta_vocabulary: tuple[str, frozenset[str], frozenset[str]] | None = None
 
     def _select(self, sparql: str, dataset: tuple[list[str], list[str]] | None, timeout: float | None = None):
         sw = self._wrapper(sparql, update=False)
@@ -146,9 +150,32 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
                                                    _dataset_params(([self._empty], [meta, self.registry])))
         return self._start_request(*self._snapshot_request, update=False, timeout=None)
 
+    def _snapshot_and_meta_vocabulary(self) -> Snapshot:
+        """`snapshot`, and in the same request the predicates and classes of the metadata graph (kept with
+        the state they were read at: `_meta_vocabulary`)."""
+        meta = self.iris.meta_graph
+        q = (f"SELECT ?v ?m ?g ?p ?t WHERE {{ {{ GRAPH <{meta}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
+             f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} "
+             f"UNION {{ SELECT DISTINCT ?p WHERE {{ GRAPH <{meta}> {{ ?s ?p ?o }} }} }} "
+             f"UNION {{ SELECT DISTINCT ?t WHERE {{ GRAPH <{meta}> {{ ?s <{RDF_TYPE}> ?t }} }} }} }}")
+        rows = list(self._select(q, ([self._empty], [meta, self.registry])))
+        snap = self._snapshot_of(rows)
+        predicates = frozenset(r["p"].value for r in rows if r["p"] is not None)
+        types = frozenset(r["t"].value for r in rows if r["t"] is not None)
+        self._meta_vocabulary = (snap.state, predicates, types)
+        return snap
+
+    def _without_meta(self, sparql: str, guess: Snapshot) -> bool:
+        """True when the query, sent at KB state `guess`, cannot match any triple of the metadata graph, so
+        that the graph can be left out of its dataset (Virtuoso plans a dataset of fewer graphs better)."""
+        vocabulary = self._meta_vocabulary
+        if self.iris.meta_graph not in guess.graphs or vocabulary is None or vocabulary[0] != guess.state:
+            return False
+        return untouched(query_reads(sparql), vocabulary[1], vocabulary[2])
+
     def _snapshot_of(self, resp) -> Snapshot:
         versions, graphs = [], []
-        for row in _parse_results(resp, self.url):
+        for row in (resp if isinstance(resp, list) else _parse_results(resp, self.url)):
             if row["g"] is not None:
                 graphs.append(row["g"].value)
             elif row["v"] is not None and row["m"] is not None:
@@ -218,19 +245,27 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
                 uses_kb = True
         checks = uses_kb or want_version
         guess, read_first = self._seen, False
+        # the KB's whole union, or without the metadata graph when no pattern of the query can match it
+        slim = uses_kb and default_graph is None and named_graphs is None and query_reads(sparql) is not None
         if checks and (guess is None or self._pool is None):
             guess, read_first = self.snapshot(), True  # the first query of this process: the state first
+        if slim and guess is not None and (self._meta_vocabulary or ("",))[0] != guess.state:
+            guess, read_first = self._snapshot_and_meta_vocabulary(), True  # once per KB state
+        slim = slim and guess is not None and self._without_meta(sparql, guess)
 
-        def start(graphs: list[str]) -> Pending:
+        def start(graphs: list[str], slim: bool = False) -> Pending:
             dataset = None
-            if uses_kb:
+            if slim:  # the query has no GRAPH pattern (query_reads): its named graphs are never read
+                kept = [g for g in graphs if g != self.iris.meta_graph]
+                dataset = (kept, kept)
+            elif uses_kb:
                 dataset = (default_graph if default_graph is not None else graphs,
                            named_graphs if named_graphs is not None else graphs)
             elif default_graph is not None:
                 dataset = (default_graph, named_graphs)
             return self._start_query(text, form, dataset, timeout)
 
-        pending = start(guess.graphs if guess is not None else [])
+        pending = start(guess.graphs if guess is not None else [], slim)
         state = guess.state if checks else None
         if checks and not read_first:
             try:
@@ -238,8 +273,10 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
             except BaseException:
                 pending.abandon()
                 raise
-            if uses_kb and now.graphs != guess.graphs:
-                pending.abandon()  # sent with graphs that are no longer the KB's: again, with the new ones
+            if uses_kb and (now.graphs != guess.graphs or (slim and now.state != guess.state)):
+                # sent with graphs that are no longer the KB's, or without a metadata graph that a write
+                # may have given triples the query matches: again, with the new graphs, all of them
+                pending.abandon()
                 pending, state = start(now.graphs), now.state
             elif now.state != guess.state:
                 state = None  # the query may have run before or after the write: answer, do not vouch
