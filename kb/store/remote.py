@@ -165,13 +165,14 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         self._meta_vocabulary = (snap.state, predicates, types)
         return snap
 
-    def _without_meta(self, sparql: str, guess: Snapshot) -> bool:
-        """True when the query, sent at KB state `guess`, cannot match any triple of the metadata graph, so
-        that the graph can be left out of its dataset (Virtuoso plans a dataset of fewer graphs better)."""
+    def _without_meta(self, reads, guess: Snapshot) -> bool:
+        """True when a query that reads `reads` (kb.store.query_reads), sent at KB state `guess`, cannot match
+        any triple of the metadata graph, so that the graph can be left out of its dataset (Virtuoso plans a
+        dataset of fewer graphs better)."""
         vocabulary = self._meta_vocabulary
         if self.iris.meta_graph not in guess.graphs or vocabulary is None or vocabulary[0] != guess.state:
             return False
-        return untouched(query_reads(sparql), vocabulary[1], vocabulary[2])
+        return untouched(reads, vocabulary[1], vocabulary[2])
 
     def _snapshot_of(self, resp) -> Snapshot:
         versions, graphs = [], []
@@ -246,12 +247,13 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         checks = uses_kb or want_version
         guess, read_first = self._seen, False
         # the KB's whole union, or without the metadata graph when no pattern of the query can match it
-        slim = uses_kb and default_graph is None and named_graphs is None and query_reads(sparql) is not None
+        reads = query_reads(sparql) if uses_kb and default_graph is None and named_graphs is None else None
+        slim = reads is not None
         if checks and (guess is None or self._pool is None):
             guess, read_first = self.snapshot(), True  # the first query of this process: the state first
         if slim and guess is not None and (self._meta_vocabulary or ("",))[0] != guess.state:
             guess, read_first = self._snapshot_and_meta_vocabulary(), True  # once per KB state
-        slim = slim and guess is not None and self._without_meta(sparql, guess)
+        slim = slim and guess is not None and self._without_meta(reads, guess)
 
         def start(graphs: list[str], slim: bool = False) -> Pending:
             dataset = None
