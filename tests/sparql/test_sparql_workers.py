@@ -206,6 +206,11 @@ def test_under_gunicorn_with_the_disk_store(tmp_path):
             assert r.headers["X-KB-Truncated"] == "true" and r.headers["X-KB-Row-Limit"] == "10000"
             data = json.loads(r.read())
         assert len(data["results"]["bindings"]) == 10000 and data["x-kb"] == {"truncated": True, "limit": 10000}
+        # gunicorn's heartbeat file, touched on every turn of the worker's loop, is on a memory file system
+        from server.wsgi import heartbeat_dir
+
+        if heartbeat_dir() is not None:
+            assert any(link.startswith(heartbeat_dir() + "/wgunicorn-") for link in _open_files_of_children(proc.pid))
     finally:
         proc.terminate()
         try:
@@ -213,6 +218,18 @@ def test_under_gunicorn_with_the_disk_store(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def _open_files_of_children(pid: int) -> list[str]:
+    """The paths of the files the child processes of `pid` hold open (Linux /proc)."""
+    links = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            try:
+                links.append(os.readlink(fd))
+            except OSError:
+                continue
+    return links
 
 
 def test_memory_cap_stops_a_query(tmp_path):
