@@ -9,7 +9,42 @@ import time
 MODES = ("slow", "garbage", "not-http", "cut", "drip")
 
 
-class FaultServer:
+class LoopbackServer:
+    """A TCP server on a free loopback port that hands every connection to `_handle` in a thread of its own."""
+
+    backlog = 16
+
+    def __init__(self):
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(self.backlog)
+        self.port = self.sock.getsockname()[1]
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/sparql") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket):
+        raise NotImplementedError
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+
+
+class FaultServer(LoopbackServer):
     """Answers every connection according to `mode`:
     slow: reads the request and says nothing for `delay` seconds; garbage: 200 with a SPARQL JSON content
     type and a body that is not JSON; not-http: bytes that are not HTTP, then closes; cut: headers announce
@@ -18,24 +53,10 @@ class FaultServer:
 
     def __init__(self, mode: str, delay: float = 30.0):
         self.mode, self.delay = mode, delay
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/sparql"
-        self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/sparql"  # an attribute here: the fault tests read it as one
 
-    def _accept(self):
-        while not self.closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket):
+    def _handle(self, conn: socket.socket):
         try:
             conn.settimeout(5)
             try:
@@ -65,42 +86,21 @@ class FaultServer:
         finally:
             conn.close()
 
-    def close(self):
-        self.closed.set()
-        self.sock.close()
 
-
-class CountingProxy:
+class CountingProxy(LoopbackServer):
     """A loopback TCP proxy in front of a real store that counts the connections made through it. With
     `drop_second`, a connection that brings a second request is closed without an answer (a store that
     closed an idle keep-alive connection just as the client reused it); with `delay`, every request waits
     that many seconds before it goes on (a store far away)."""
 
+    backlog = 64
+
     def __init__(self, target_port: int, drop_second: bool = False, delay: float = 0.0):
         self.target_port, self.drop_second, self.delay = target_port, drop_second, delay
-        self.connections = 0
         self.dropped = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def url(self, path: str = "/sparql") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _accept(self):
-        while not self.closed.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket):
+    def _handle(self, client: socket.socket):
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         answered = threading.Event()
         asking = threading.Event()  # a request is on its way (its headers and body may come in two pieces)
@@ -134,6 +134,35 @@ class CountingProxy:
                 pass
             s.close()
 
-    def close(self):
-        self.closed.set()
-        self.sock.close()
+
+class ScriptedServer(LoopbackServer):
+    """Reads one request at a time (headers and a Content-Length body) and sends the next of `answers`
+    (bytes, exactly); closes the connection when the answer is followed by None, and keeps it open once the
+    answers run out. `requests` holds every request as it came."""
+
+    def __init__(self, answers: list[bytes | None]):
+        self.answers = list(answers)
+        self.requests: list[bytes] = []
+        super().__init__()
+
+    def _handle(self, conn: socket.socket):
+        buf = b""
+        with conn:
+            while self.answers:
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + buf[:length])
+                buf = buf[length:]
+                conn.sendall(self.answers.pop(0))
+                if self.answers[:1] == [None]:
+                    self.answers.pop(0)
+                    return
+            conn.recv(1)  # no more answers: the connection stays open until the client lets go

@@ -6,66 +6,16 @@ or a half-read body."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
 
+from faultservers import ScriptedServer
 from kb.store.remote_http import Pool, Timeout, Unreachable
 
 
-class Scripted:
-    """A server that reads one request at a time and sends the next scripted answer (bytes); it closes the
-    connection when the answer is followed by None, and keeps it open once the answers run out."""
-
-    def __init__(self, answers: list[bytes | None]):
-        self.answers = list(answers)
-        self.requests: list[bytes] = []
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket):
-        buf = b""
-        with conn:
-            while self.answers:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
-                while len(buf) < length:
-                    buf += conn.recv(65536)
-                self.requests.append(head + b"\r\n\r\n" + buf[:length])
-                buf = buf[length:]
-                answer = self.answers.pop(0)
-                conn.sendall(answer)
-                if self.answers[:1] == [None]:
-                    self.answers.pop(0)
-                    return
-            conn.recv(1)  # no more answers: the connection stays open until the client lets go
-
-    def pool(self) -> Pool:
-        return Pool(f"http://127.0.0.1:{self.port}/sparql")
-
-    def close(self):
-        self.sock.close()
+def pool_of(server: ScriptedServer) -> Pool:
+    return Pool(server.url())
 
 
 def ask(pool: Pool, body: bytes = b"query=ASK%20%7B%7D", read_timeout: float = 5.0):
@@ -78,9 +28,9 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nh
 
 
 def test_the_request_is_one_http11_post_and_the_connection_is_kept():
-    server = Scripted([OK, OK])
+    server = ScriptedServer([OK, OK])
     try:
-        pool = server.pool()
+        pool = pool_of(server)
         assert ask(pool).content == b"hello"
         reply = ask(pool, b"query=2")
         assert reply.status_code == 200 and reply.content == b"hello"
@@ -96,9 +46,9 @@ def test_the_request_is_one_http11_post_and_the_connection_is_kept():
 def test_a_chunked_body_with_extensions_and_trailers():
     answer = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
               b"5;name=x\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n")
-    server = Scripted([answer, OK])
+    server = ScriptedServer([answer, OK])
     try:
-        pool = server.pool()
+        pool = pool_of(server)
         assert ask(pool).content == b"hello world"
         assert ask(pool).content == b"hello"  # the connection is in step for the next answer
         assert server.connections == 1
@@ -109,9 +59,9 @@ def test_a_chunked_body_with_extensions_and_trailers():
 def test_folded_repeated_headers_and_an_informational_answer():
     answer = (b"HTTP/1.1 100 Continue\r\n\r\n"
               b"HTTP/1.1 200 OK\r\nX-Long: one\r\n  two\r\nVary: Accept\r\nvary: Origin\r\nContent-Length: 2\r\n\r\nok")
-    server = Scripted([answer])
+    server = ScriptedServer([answer])
     try:
-        reply = ask(server.pool())
+        reply = ask(pool_of(server))
         assert reply.status_code == 200 and reply.content == b"ok"
         assert reply.headers.get("X-Long") == "one two" and reply.headers.get("Vary") == "Accept, Origin"
     finally:
@@ -125,9 +75,9 @@ def test_folded_repeated_headers_and_an_informational_answer():
     (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 6\r\n\r\nto end", True),
 ])
 def test_when_the_connection_ends(answer, reuse):
-    server = Scripted([answer, None] if not reuse else [answer, OK])
+    server = ScriptedServer([answer, None] if not reuse else [answer, OK])
     try:
-        pool = server.pool()
+        pool = pool_of(server)
         assert ask(pool).content in (b"to the end", b"to end")
         assert len(pool._idle) == (1 if reuse else 0)
     finally:
@@ -144,9 +94,9 @@ def test_when_the_connection_ends(answer, reuse):
     b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 70000,                       # headers that never end
 ])
 def test_a_broken_answer_is_unreachable(answer):
-    server = Scripted([answer, None])
+    server = ScriptedServer([answer, None])
     try:
-        pool = server.pool()
+        pool = pool_of(server)
         with pytest.raises(Unreachable):
             ask(pool)
         assert pool._idle == []  # never reused
@@ -155,11 +105,11 @@ def test_a_broken_answer_is_unreachable(answer):
 
 
 def test_an_answer_that_stops_coming_times_out():
-    server = Scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"])
+    server = ScriptedServer([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"])
     try:
         started = time.monotonic()
         with pytest.raises(Timeout):
-            ask(server.pool(), read_timeout=0.5)
+            ask(pool_of(server), read_timeout=0.5)
         assert time.monotonic() - started < 3
     finally:
         server.close()
