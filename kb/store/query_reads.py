@@ -148,8 +148,12 @@ class _Scan:
     def values(self) -> None:
         kind, text = self.next()
         if text == "(":
-            while self.next()[1] != ")":
-                pass
+            while True:
+                kind, text = self.next()
+                if text == ")":
+                    break
+                if kind != "var":
+                    raise _Unknown("VALUES")
         elif kind != "var":
             raise _Unknown("VALUES")
         if self.next()[1] != "{":

@@ -115,6 +115,8 @@ class _Connection:
     def send(self, target: str, body: bytes, headers: dict[str, str]) -> None:
         lines = [f"POST {target} HTTP/1.1", f"Host: {self.host_header}"]
         lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")]
+        if not any(k.lower() == "accept-encoding" for k in headers):
+            lines.append("Accept-Encoding: identity")  # without it any coding is acceptable (RFC 9110)
         lines.append(f"Content-Length: {len(body)}")
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 

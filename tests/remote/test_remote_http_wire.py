@@ -39,6 +39,7 @@ def test_the_request_is_one_http11_post_and_the_connection_is_kept():
         first = server.requests[0]
         assert first.startswith(b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1:")
         assert b"\r\nContent-Length: 18\r\n" in first and first.endswith(b"\r\n\r\nquery=ASK%20%7B%7D")
+        assert b"\r\nAccept-Encoding: identity\r\n" in first  # no compressed answer it would not decode
     finally:
         server.close()
 

@@ -64,6 +64,7 @@ def test_what_the_patterns_read(query, predicates, types):
     "SELECT * { ?s :p\\-q ?o }",                               # an escape in a local name
     "SELECT * { ?s :p ?o FILTER(?o<?b)?s?p?o.FILTER(?c>?d) }",  # an IRI token that swallows a pattern
     "SELECT * { ?s :p ?o",                                     # unterminated
+    "SELECT * { ?s :p ?o } VALUES (?s ?o",
 ])
 def test_what_the_scan_declines(query):
     assert reads(P + query) is None
