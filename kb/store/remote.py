@@ -139,23 +139,24 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         changes them in one update request, so they are read together too."""
         return self._snapshot_of(self._finish(self._start_snapshot()))
 
+    def _state_patterns(self) -> str:
+        """The patterns of the KB's state: ?v ?m the version and its time, ?g each registered graph."""
+        return (f"{{ GRAPH <{self.iris.meta_graph}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
+                f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }}")
+
     def _start_snapshot(self) -> Pending:
         if self._snapshot_request is None:  # always the same request: described by SPARQLWrapper once
-            meta = self.iris.meta_graph
-            q = (f"SELECT ?v ?m ?g WHERE {{ {{ GRAPH <{meta}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
-                 f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} }}")
-            sw = self._wrapper(q, update=False)
+            sw = self._wrapper(f"SELECT ?v ?m ?g WHERE {{ {self._state_patterns()} }}", update=False)
             sw.setReturnFormat(JSON)
             self._snapshot_request = self._request(sw, "application/sparql-results+json",
-                                                   _dataset_params(([self._empty], [meta, self.registry])))
+                                                   _dataset_params(([self._empty], [self.iris.meta_graph, self.registry])))
         return self._start_request(*self._snapshot_request, update=False, timeout=None)
 
     def _snapshot_and_meta_vocabulary(self) -> Snapshot:
         """`snapshot`, and in the same request the predicates and classes of the metadata graph (kept with
         the state they were read at: `_meta_vocabulary`)."""
         meta = self.iris.meta_graph
-        q = (f"SELECT ?v ?m ?g ?p ?t WHERE {{ {{ GRAPH <{meta}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
-             f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }} "
+        q = (f"SELECT ?v ?m ?g ?p ?t WHERE {{ {self._state_patterns()} "
              f"UNION {{ SELECT DISTINCT ?p WHERE {{ GRAPH <{meta}> {{ ?s ?p ?o }} }} }} "
              f"UNION {{ SELECT DISTINCT ?t WHERE {{ GRAPH <{meta}> {{ ?s <{RDF_TYPE}> ?t }} }} }} }}")
         rows = list(self._select(q, ([self._empty], [meta, self.registry])))
