@@ -174,6 +174,8 @@ class RemoteSending:
                              "check KB_SPARQL_USER / KB_SPARQL_PASSWORD and the user's SPARQL_UPDATE grant")
         if resp.status_code in (502, 503, 504):
             raise StoreUnavailable(f"the SPARQL store at {where} is unavailable (HTTP {resp.status_code})")
-        if "S1T00" in text or "timed out" in text.lower() or "S1TAT" in text:
+        # SR203 "Async statement killed by SQLCancel": Virtuoso stopping a query at its time limit (seen
+        # now and then instead of S1T00 under load)
+        if "S1T00" in text or "timed out" in text.lower() or "S1TAT" in text or "SR203" in text:
             raise QueryTimeout(f"the query ran past its time limit on the store: {text[:200]}")
         raise StoreError(f"the SPARQL store at {where} answered HTTP {resp.status_code}: {text}")
