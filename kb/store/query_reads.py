@@ -95,8 +95,8 @@ class _Scan:
         self.predicates: set[str] = set()
         self.types: set[str] = set()
 
-    def peek(self, k: int = 0) -> tuple[str, str]:
-        return self.t[self.i + k] if self.i + k < len(self.t) else ("end", "")
+    def peek(self) -> tuple[str, str]:
+        return self.t[self.i] if self.i < len(self.t) else ("end", "")
 
     def next(self) -> tuple[str, str]:
         tok = self.peek()

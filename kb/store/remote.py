@@ -160,7 +160,7 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
              f"UNION {{ SELECT DISTINCT ?p WHERE {{ GRAPH <{meta}> {{ ?s ?p ?o }} }} }} "
              f"UNION {{ SELECT DISTINCT ?t WHERE {{ GRAPH <{meta}> {{ ?s <{RDF_TYPE}> ?t }} }} }} }}")
         rows = list(self._select(q, ([self._empty], [meta, self.registry])))
-        snap = self._snapshot_of(rows)
+        snap = self._snapshot_from(rows)
         predicates = frozenset(r["p"].value for r in rows if r["p"] is not None)
         types = frozenset(r["t"].value for r in rows if r["t"] is not None)
         self._meta_vocabulary = (snap.state, predicates, types)
@@ -176,8 +176,12 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         return untouched(reads, vocabulary[1], vocabulary[2])
 
     def _snapshot_of(self, resp) -> Snapshot:
+        return self._snapshot_from(_parse_results(resp, self.url))
+
+    def _snapshot_from(self, rows) -> Snapshot:
+        """The state in the rows of a state read (?v ?m: the version; ?g: a registered graph)."""
         versions, graphs = [], []
-        for row in (resp if isinstance(resp, list) else _parse_results(resp, self.url)):
+        for row in rows:
             if row["g"] is not None:
                 graphs.append(row["g"].value)
             elif row["v"] is not None and row["m"] is not None:

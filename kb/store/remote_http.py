@@ -131,15 +131,10 @@ class _Connection:
     def head(self, deadline: float, read_timeout: float) -> tuple[int, str, Headers]:
         """Status, HTTP version and headers of the next answer (informational 1xx answers skipped)."""
         while True:
-            while b"\r\n\r\n" not in self.buf:
-                chunk = self._more(deadline, read_timeout)
-                if not chunk:
-                    if not self.buf:
-                        raise _Stale()
-                    raise _BadAnswer("the connection closed inside the answer's headers")
-                self.buf += chunk
-                if len(self.buf) > MAX_HEAD and b"\r\n\r\n" not in self.buf:
-                    raise _BadAnswer("the answer's headers are too long")
+            if not self._fill_until(b"\r\n\r\n", deadline, read_timeout, None, "the answer's headers are too long"):
+                if not self.buf:
+                    raise _Stale()  # closed before any byte of the answer
+                raise _BadAnswer("the connection closed inside the answer's headers")
             head, _, self.buf = self.buf.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             parts = lines[0].split(" ", 2)
@@ -170,11 +165,7 @@ class _Connection:
             if not length.strip().isdigit():
                 raise _BadAnswer("a Content-Length that is not a number")
             n = int(length)
-            while len(self.buf) < n:
-                chunk = self._more(deadline, read_timeout)
-                if not chunk:
-                    raise _BadAnswer("the connection ended before the Content-Length did")
-                self.buf += chunk
+            self._fill_to(n, deadline, read_timeout, "the connection ended before the Content-Length did")
             data, self.buf = self.buf[:n], self.buf[n:]
             return data, True
         parts = [self.buf]  # neither: the body ends with the connection
@@ -185,14 +176,32 @@ class _Connection:
                 return b"".join(parts), False
             parts.append(chunk)
 
-    def _line(self, deadline: float, read_timeout: float) -> bytes:
-        while b"\r\n" not in self.buf:
+    def _fill_until(self, mark: bytes, deadline: float, read_timeout: float, ended: str | None,
+                    too_long: str = "") -> bool:
+        """Read until the buffer holds `mark` (at most MAX_HEAD bytes before it: `too_long`). When the
+        connection ends first: `_BadAnswer(ended)`, or False when `ended` is None."""
+        while mark not in self.buf:
+            if len(self.buf) > MAX_HEAD:
+                raise _BadAnswer(too_long)
             chunk = self._more(deadline, read_timeout)
             if not chunk:
-                raise _BadAnswer("the connection ended inside a chunked answer")
+                if ended is None:
+                    return False
+                raise _BadAnswer(ended)
             self.buf += chunk
-            if len(self.buf) > MAX_HEAD and b"\r\n" not in self.buf:
-                raise _BadAnswer("a chunk size line that does not end")
+        return True
+
+    def _fill_to(self, n: int, deadline: float, read_timeout: float, ended: str) -> None:
+        """Read until the buffer holds `n` bytes; `_BadAnswer(ended)` when the connection ends first."""
+        while len(self.buf) < n:
+            chunk = self._more(deadline, read_timeout)
+            if not chunk:
+                raise _BadAnswer(ended)
+            self.buf += chunk
+
+    def _line(self, deadline: float, read_timeout: float) -> bytes:
+        self._fill_until(b"\r\n", deadline, read_timeout, "the connection ended inside a chunked answer",
+                         "a chunk size line that does not end")
         line, _, self.buf = self.buf.partition(b"\r\n")
         return line
 
@@ -208,11 +217,7 @@ class _Connection:
                 while self._line(deadline, read_timeout):  # trailers, up to the empty line
                     pass
                 return b"".join(parts)
-            while len(self.buf) < size + 2:
-                chunk = self._more(deadline, read_timeout)
-                if not chunk:
-                    raise _BadAnswer("the connection ended inside a chunk")
-                self.buf += chunk
+            self._fill_to(size + 2, deadline, read_timeout, "the connection ended inside a chunk")
             if self.buf[size:size + 2] != b"\r\n":
                 raise _BadAnswer("a chunk that does not end where its size says")
             parts.append(self.buf[:size])

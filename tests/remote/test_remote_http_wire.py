@@ -87,6 +87,7 @@ def test_when_the_connection_ends(answer, reuse):
 
 @pytest.mark.parametrize("answer", [
     b"SSH-2.0-OpenSSH_9.2\r\n\r\n",                                              # not HTTP
+    b"HTTP/1.1 200 OK\r\nContent-Le",                                          # closed inside the headers
     b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",                      # ends before its length
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n",    # a chunk size that is not hex
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",  # a chunk longer than said
