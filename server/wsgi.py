@@ -10,6 +10,9 @@ from typing import Any, Callable
 from flask import Flask
 
 
+WORKER_CLASS = "server.gunicorn_worker.ConnectionWorker"
+
+
 def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
     """Serve with gunicorn. Pass a factory, not an app: the app (and the embedded store) must be created in
     the gunicorn worker, after the fork; a RocksDB handle opened before a fork deadlocks in the child as soon
@@ -20,10 +23,11 @@ def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
         def load_config(self):
             self.cfg.set("bind", f"{cfg['host']}:{cfg['port']}")
             # The embedded store allows one writing process: one worker, threads for concurrency
-            # (pyoxigraph releases the GIL while it evaluates, so the threads use every core).
+            # (pyoxigraph releases the GIL while it evaluates, so the threads use every core); a thread
+            # per connection rather than gthread's pool (server.gunicorn_worker says why).
             self.cfg.set("workers", int(cfg["workers"]))
             self.cfg.set("threads", int(cfg["threads"]))
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", WORKER_CLASS)
             self.cfg.set("timeout", int(float(cfg["query_timeout"])) + 30)
             self.cfg.set("limit_request_line", 0)  # long SPARQL queries in GET URLs (the body limit still applies)
             tmp = heartbeat_dir()
@@ -41,9 +45,10 @@ def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
 
 def heartbeat_dir() -> str | None:
     """Where gunicorn's worker keeps its heartbeat file: a memory file system when there is one. The gthread
-    worker touches that file (`os.utime`) on every turn of its loop, several times a request; on a disk-backed
+    worker touched that file (`os.utime`) on every turn of its loop, several times a request; on a disk-backed
     /tmp that was 11% of the serving process's CPU at one client (py-spy, 1M bench store), as gunicorn's own
-    documentation warns ("use --worker-tmp-dir /dev/shm")."""
+    documentation warns ("use --worker-tmp-dir /dev/shm"). The worker used now touches it once a second;
+    a memory file system still keeps it off the disk."""
     import os
 
     shm = "/dev/shm"
