@@ -57,6 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8080, "Port `kb serve` listens on.", int),
     Setting("workers", 1, "gunicorn worker processes for `kb serve --gunicorn` (the embedded store allows one; use threads).", int),
     Setting("threads", 8, "Threads per worker: queries release the GIL, so threads use every core.", int),
+    Setting("gunicorn_worker", "server.gunicorn_worker.ConnectionWorker", "gunicorn worker class for `kb serve --gunicorn`: the project's thread-per-connection worker, or one of gunicorn's (`gthread`; docs/deploy.md compares them)."),
     Setting("write_token", None, "Bearer token that authorises writes (imports, Graph Store PUT/POST/DELETE). Unset: writes are disabled.", secret=True),
     Setting("query_timeout", 30.0, "Maximum seconds a SPARQL query may run; a client may ask for less with `timeout=`.", float),
     Setting("max_rows", 10000, "Maximum rows (or triples) in one SPARQL result; a cut result is flagged, never silent; 0: no cap.", int),
