@@ -5,7 +5,12 @@ a thread pool and back (the socket registered with the selector and unregistered
 callback queued through a pipe, the loop woken): several system calls and two thread switches a request,
 about 0.3-0.5 ms of the serving process's CPU on this project's 2-core VM, where a cached entity document
 costs 0.03-0.05 ms to produce. Here a connection's thread reads a request, answers it and waits for the
-next one on its socket; the main thread only accepts connections and tells the arbiter it is alive.
+next one on its socket; the main thread only accepts connections and tells the arbiter it is alive. Every
+system call releases and takes back the GIL, and under load taking it back means waiting for the other
+threads, so a request makes few: the sockets stay blocking with the kernel's time limits (`_Timeouts`, not
+Python's, which poll before each read), gunicorn's parser is given the socket's `recv` only (given the
+socket, it sets and restores the socket's timeout around each request), and a response's head goes out
+with its first body part (`_OneSend`). Waiters for a slot are served in arrival order (`FifoSlots`).
 
 What it keeps of gunicorn: its arbiter, configuration, HTTP parser, WSGI environ, access log and the
 pre/post request hooks. The settings mean what they mean for gthread:
