@@ -218,6 +218,8 @@ def test_under_gunicorn_with_the_disk_store(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+    log = proc.stderr.read().decode()  # gunicorn says which worker class serves (server.gunicorn_worker)
+    assert "Using worker: server.gunicorn_worker.ConnectionWorker" in log, log[-2000:]
 
 
 def _open_files_of_children(pid: int) -> list[str]:
