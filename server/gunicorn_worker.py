@@ -108,11 +108,10 @@ class ConnectionWorker(base.Worker):
             raise
         util.close_on_exec(client)
         client.setblocking(True)
-        with self._lock:
-            self._open.add(client)
         thread = threading.Thread(target=self._serve, args=(client, addr, listener.getsockname()),
                                   name="gunicorn-connection", daemon=True)
         with self._lock:
+            self._open.add(client)
             self._threads.add(thread)
         thread.start()
 

@@ -9,8 +9,7 @@ from typing import Any, Callable
 
 from flask import Flask
 
-
-WORKER_CLASS = "server.gunicorn_worker.ConnectionWorker"
+from kb.settings import BY_NAME
 
 
 def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
@@ -27,7 +26,7 @@ def run_gunicorn(app: Flask | Callable[[], Flask], cfg: dict[str, Any]) -> None:
             # per connection rather than gthread's pool (server.gunicorn_worker says why).
             self.cfg.set("workers", int(cfg["workers"]))
             self.cfg.set("threads", int(cfg["threads"]))
-            self.cfg.set("worker_class", cfg.get("gunicorn_worker") or WORKER_CLASS)
+            self.cfg.set("worker_class", cfg.get("gunicorn_worker") or BY_NAME["gunicorn_worker"].default)
             self.cfg.set("timeout", int(float(cfg["query_timeout"])) + 30)
             self.cfg.set("limit_request_line", 0)  # long SPARQL queries in GET URLs (the body limit still applies)
             tmp = heartbeat_dir()
