@@ -54,10 +54,11 @@ class ConnectionWorker(base.Worker):
 
     def init_process(self):
         self._slots = FifoSlots(max(1, int(self.cfg.threads)))
+        # read once: gunicorn's Config looks each attribute up through its settings table
+        self._keepalive, self._max_connections = float(self.cfg.keepalive), int(self.cfg.worker_connections)
         self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()  # every connection being served
-        self._idle: set[socket.socket] = set()  # those waiting for their next request
-        self._threads: set[threading.Thread] = set()
+        self._threads: set[threading.Thread] = set()  # one a connection being served
+        self._idle: set[socket.socket] = set()  # the connections waiting for their next request
         super().init_process()
 
     def handle_exit(self, sig, frame):
@@ -77,7 +78,7 @@ class ConnectionWorker(base.Worker):
                 self.notify()
                 if not self._parent_alive():
                     break
-                if self._count_open() >= self.cfg.worker_connections:
+                if self._count_open() >= self._max_connections:
                     time.sleep(0.05)  # at the cap: connections close after their response (handle_request)
                     continue
                 for key, _ in selector.select(1.0):
@@ -97,7 +98,7 @@ class ConnectionWorker(base.Worker):
 
     def _count_open(self) -> int:
         with self._lock:
-            return len(self._open)
+            return len(self._threads)
 
     def _accept(self, listener) -> None:
         try:
@@ -111,7 +112,6 @@ class ConnectionWorker(base.Worker):
         thread = threading.Thread(target=self._serve, args=(client, addr, listener.getsockname()),
                                   name="gunicorn-connection", daemon=True)
         with self._lock:
-            self._open.add(client)
             self._threads.add(thread)
         thread.start()
 
@@ -143,7 +143,7 @@ class ConnectionWorker(base.Worker):
             timeouts = _Timeouts(client)
             timeouts.send(float(self.cfg.timeout or 0))
             parser = http.get_parser(self.cfg, _Reader(client), addr)
-            wait = max(float(self.cfg.keepalive), FIRST_REQUEST_WAIT)
+            wait = max(self._keepalive, FIRST_REQUEST_WAIT)
             while self.alive:
                 req = self._next_request(parser, client, timeouts, wait)
                 if req is None:
@@ -154,7 +154,7 @@ class ConnectionWorker(base.Worker):
                     keep = self.handle_request(req, client, addr, server)
                 if not keep or not parser.finish_body(deadline=time.monotonic() + DRAIN_WAIT):
                     break
-                wait = float(self.cfg.keepalive)
+                wait = self._keepalive
         except (http.errors.NoMoreData, StopIteration) as e:
             self.log.debug("Closing connection. %s", e)
         except (socket.timeout, TimeoutError, BlockingIOError, ssl.SSLWantReadError):
@@ -175,7 +175,6 @@ class ConnectionWorker(base.Worker):
             self.handle_error(req, client, addr, e)
         finally:
             with self._lock:
-                self._open.discard(client)
                 self._idle.discard(client)
                 self._threads.discard(threading.current_thread())
             util.close_graceful(client)
@@ -210,7 +209,7 @@ class ConnectionWorker(base.Worker):
                 if self.alive:
                     self.log.info("Autorestarting worker after current request.")
                     self.alive = False
-            if not self.alive or not self.cfg.keepalive or self._count_open() >= self.cfg.worker_connections:
+            if not self.alive or not self._keepalive or self._count_open() >= self._max_connections:
                 resp.force_close()
             respiter = self.wsgi(environ, resp.start_response)
             try:
