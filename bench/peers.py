@@ -250,6 +250,10 @@ def build_embedded_store(data: Path, folder: Path) -> float:
     t0 = time.perf_counter()
     raw = ox.Store(str(folder))
     raw.bulk_load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(BENCH_GRAPH))
+    from kb.store import oxigraph as oxstore
+
+    if sum(e.stat().st_size for e in os.scandir(folder) if e.name.endswith(".sst")) >= oxstore.COMPACT_MIN_BYTES:
+        raw.optimize()  # as kb's own bulk writes do (kb.store.oxigraph, "Compaction")
     raw.flush()
     del raw
     st = open_store(settings_mod.load({"store": str(folder)}))

@@ -81,7 +81,7 @@ class WorkerPool(Copies):
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.RLock()
-        self._checkpoint: tuple[str, str] | None = None  # (version, path)
+        self._checkpoint: tuple[str, str, int] | None = None  # (version, path, the store's compactions)
         self._serial = 0
         self._users: Counter[str] = Counter()
         self._closed = False
@@ -157,17 +157,20 @@ class WorkerPool(Copies):
 
     # -- checkpoints --------------------------------------------------------------------------------
     def _current_checkpoint(self) -> str:
-        version = self.store.version()
+        # made again for a new version, and after a compaction of the store: a checkpoint made while the store
+        # was being compacted after a bulk write holds the uncompacted files (kb.store.oxigraph)
+        version, compactions = self.store.version(), getattr(self.store, "compactions", 0)
         current = self._checkpoint
-        if current is not None and current[0] == version:
+        if current is not None and current[0] == version and current[2] == compactions:
             return current[1]
         with self._lock:
-            if self._checkpoint is not None and self._checkpoint[0] == version:
-                return self._checkpoint[1]
+            current = self._checkpoint
+            if current is not None and current[0] == version and current[2] == compactions:
+                return current[1]
             self._serial += 1
             path = str(self.root / f"{self._serial:06d}-{version}")
             self.store.raw.backup(path)
-            self._checkpoint = (version, path)
+            self._checkpoint = (version, path, compactions)
         self._cleanup()
         if self.replica_quads:
             self._prepare_idle(path)

@@ -184,3 +184,92 @@ def test_sigkill_during_bulk_loads_leaves_none_or_all(tmp_path):
         del store
         gc.collect()
     print("bulk writes left whole / not at all:", outcomes)
+
+
+def _sst_files(folder: Path) -> int:
+    return sum(1 for f in folder.iterdir() if f.suffix == ".sst")
+
+
+@pytest.fixture
+def compact_small_stores(monkeypatch):
+    """Compaction is only worth it from COMPACT_MIN_BYTES (hundreds of MB): these tests' stores are small."""
+    monkeypatch.setattr(oxstore, "COMPACT_MIN_BYTES", 0)
+
+
+def test_a_bulk_write_that_is_most_of_the_store_is_followed_by_a_compaction(tmp_path, compact_small_stores):
+    """A bulk load's SST files overlap the store's and RocksDB merges them only slowly; a bulk write that adds
+    a large share of the store is compacted at once (fewer files to read for every query from then on)."""
+    n = oxstore.BULK_QUADS * 3
+    control = ox.Store(str(tmp_path / "control"))  # the same two bulk loads without the compactions
+    for start in (0, n):
+        control.bulk_load(ox.serialize(quads(n, start=start), format=ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
+    control.flush()
+    uncompacted = _sst_files(tmp_path / "control")
+    del control
+    store = OxigraphStore(IRIS, tmp_path / "store")
+    said: list[str] = []
+    store.apply(insert=quads(n), progress=said.append)
+    store.apply(insert=quads(n, start=n), progress=said.append)  # half of the store: overlapping files
+    assert store.compactions == 2 and sum("compacting" in m for m in said) == 2, said
+    assert _sst_files(tmp_path / "store") < uncompacted
+    assert store.count(G + "bulk") == 2 * n
+    store.close()
+
+
+def test_a_store_below_the_size_worth_compacting_is_not_compacted(tmp_path):
+    store = OxigraphStore(IRIS, tmp_path / "store")
+    store.apply(insert=quads(oxstore.BULK_QUADS * 3))
+    assert store._sst_bytes() < oxstore.COMPACT_MIN_BYTES and store.compactions == 0
+    store.close()
+
+
+def test_a_bulk_write_that_is_a_small_share_of_the_store_is_not_compacted(tmp_path, compact_small_stores):
+    store = OxigraphStore(IRIS, tmp_path / "store")
+    store.apply(insert=quads(oxstore.BULK_QUADS * 10))
+    assert store.compactions == 1
+    said: list[str] = []
+    store.apply(insert=quads(oxstore.BULK_QUADS, start=oxstore.BULK_QUADS * 10), progress=said.append)
+    assert store.compactions == 1 and not any("compacting" in m for m in said), said
+    assert store.count(G + "bulk") == oxstore.BULK_QUADS * 11
+    store.close()
+
+
+def test_the_query_workers_checkpoint_is_made_again_after_a_compaction(tmp_path, monkeypatch, compact_small_stores):
+    """A query that arrives while the store is being compacted checkpoints the uncompacted files; the next one
+    gets a checkpoint of the compacted store (server.sparql.pool keys checkpoints by version and compactions)."""
+    from server.sparql.pool import WorkerPool
+
+    store = OxigraphStore(IRIS, tmp_path / "store")
+    store.apply(insert=quads(10))
+    pool = WorkerPool(store, 1, BASE)
+    try:
+        first = pool._current_checkpoint()
+        assert pool._current_checkpoint() == first  # the same state: the same checkpoint
+        during: list[str] = []
+        files_during: list[int] = []
+        real = store.raw.optimize
+
+        def optimize_while_a_query_arrives():
+            during.append(pool._current_checkpoint())
+            files_during.append(_sst_files(Path(during[0])))
+            real()
+
+        monkeypatch.setattr(store, "_store", _Wrapped(store.raw, optimize_while_a_query_arrives))
+        store.apply(insert=quads(oxstore.BULK_QUADS * 2, start=10))
+        assert store.compactions == 1 and len(during) == 1 and during[0] != first
+        after = pool._current_checkpoint()
+        assert after not in (first, during[0])
+        assert _sst_files(Path(after)) < files_during[0]
+    finally:
+        pool.close()
+        store.close()
+
+
+class _Wrapped:
+    """A pyoxigraph Store with one method replaced (its own attributes cannot be set)."""
+
+    def __init__(self, inner, optimize):
+        self._inner, self.optimize = inner, optimize
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
