@@ -119,6 +119,13 @@ def run_queries(live: list[Peer], pools: dict, cfg: Config, res: dict) -> None:
         variants = [t.render(pools, i) for i in range(cfg.query_reps)]
         rows_seen = {}
         for p in live:
+            # a warm-up round of the same variants first, not counted (other nonces: no cache answers it):
+            # every peer's caches (Virtuoso's buffers, RocksDB's open files and blocks in each query worker)
+            # then hold what the query reads, as in a server that has been up for a while
+            warm = [queries.query_path(p.sparql_path, v, f"{t.name}-warm-{i}") for i, v in enumerate(variants)]
+            if load.latency_series(p.host_port, warm, SPARQL_JSON, timeout=cfg.query_timeout,
+                                   budget=cfg.query_budget).timeouts:
+                _wait_idle(p, cfg.query_timeout * 5)
             targets = [queries.query_path(p.sparql_path, v, f"{t.name}-{i}") for i, v in enumerate(variants)]
             with machine.CpuWatch(_pids(p, live)) as watch:
                 s = load.latency_series(p.host_port, targets, SPARQL_JSON, timeout=cfg.query_timeout,
