@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import generate, queries  # noqa: E402
 from bench.peers import BENCH_GRAPH  # noqa: E402
-from bench.run import RESULTS, Config, ensure_data  # noqa: E402
+from bench import run  # noqa: E402
+from bench.run import Config, ensure_data  # noqa: E402
 
 REPS = 5
 
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.compaction", description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1M,5M", help="comma-separated sizes (default: 1M,5M)")
     args = ap.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=RESULTS) as tmp:
+    run.RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=run.RESULTS) as tmp:
         for label in args.sizes.split(","):
             print(render(label, measure(generate.parse_size(label), Path(tmp))), flush=True)
             print()
