@@ -252,7 +252,7 @@ def build_embedded_store(data: Path, folder: Path) -> float:
     raw.bulk_load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(BENCH_GRAPH))
     from kb.store import oxigraph as oxstore
 
-    if sum(e.stat().st_size for e in os.scandir(folder) if e.name.endswith(".sst")) >= oxstore.COMPACT_MIN_BYTES:
+    if oxstore.sst_bytes(folder) >= oxstore.COMPACT_MIN_BYTES:
         raw.optimize()  # as kb's own bulk writes do (kb.store.oxigraph, "Compaction")
     raw.flush()
     del raw

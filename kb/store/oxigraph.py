@@ -231,13 +231,7 @@ class OxigraphStore(Store):
         return new_version
 
     def _sst_bytes(self) -> int:
-        """The bytes of the store's data files (0 in memory)."""
-        if self.path is None:
-            return 0
-        try:
-            return sum(e.stat().st_size for e in os.scandir(self.path) if e.name.endswith(".sst"))
-        except OSError:
-            return 0
+        return 0 if self.path is None else sst_bytes(self.path)
 
     def _compact_after_bulk(self, before: int, progress) -> None:
         """Compact the store when the bulk write just made added at least COMPACT_SHARE of its data files
@@ -322,6 +316,14 @@ class OxigraphStore(Store):
 
     def describe(self) -> str:
         return f"Oxigraph ({'memory' if self.path is None else self.path})"
+
+
+def sst_bytes(folder: str | Path) -> int:
+    """The bytes of an on-disk store's data files (RocksDB's SST files); 0 when they cannot be read."""
+    try:
+        return sum(e.stat().st_size for e in os.scandir(folder) if e.name.endswith(".sst"))
+    except OSError:
+        return 0
 
 
 def _quad_text(q: ox.Quad) -> str:
