@@ -236,8 +236,10 @@ class OxigraphStore(Store):
     def _compact_after_bulk(self, before: int, progress) -> None:
         """Compact the store when the bulk write just made added at least COMPACT_SHARE of its data files
         (module docstring). A failed compaction loses nothing: the write is committed; it is logged."""
+        if self.path is None:
+            return  # in memory: nothing to compact
         after = self._sst_bytes()
-        if after < max(1, COMPACT_MIN_BYTES) or after - before < COMPACT_SHARE * after:
+        if after < COMPACT_MIN_BYTES or after - before < COMPACT_SHARE * after:
             return
         if progress:
             progress("compacting the store after the bulk load (faster queries from now on)")
