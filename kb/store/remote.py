@@ -63,18 +63,20 @@ from .remote_writes import RemoteWrites
 
 
 class Snapshot(NamedTuple):
-    """What one request reads of the KB's state: its version, last modification and graphs."""
+    """What one request reads of the KB's state: its version, last modification and graphs, and `state`,
+    the version and the graphs in one token (made once, by `Snapshot.of`: every query compares it)."""
 
     version: str
     modified: dt.datetime
     graphs: list[str]
+    state: str
 
-    @property
-    def state(self) -> str:
-        """The version and the graphs in one token: a graph registered by hand changes the KB's answers
-        without a new version, and must not let an answer of the KB before it be served after it."""
-        digest = hashlib.sha256("\n".join(self.graphs).encode("utf-8")).hexdigest()[:16]
-        return f"{self.version}/{digest}"
+    @classmethod
+    def of(cls, version: str, modified: dt.datetime, graphs: list[str]) -> "Snapshot":
+        """The snapshot with its state token: a graph registered by hand changes the KB's answers without a
+        new version, and must not let an answer of the KB before it be served after it."""
+        digest = hashlib.sha256("\n".join(graphs).encode("utf-8")).hexdigest()[:16]
+        return cls(version, modified, graphs, f"{version}/{digest}")
 
 
 class Answer(NamedTuple):
@@ -121,6 +123,7 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         self.slots = [f"{self.staging_base}{i}" for i in range(SLOTS)]
         self._writer_id = uuid.uuid4().hex
         self._seen: Snapshot | None = None  # the KB's state as last read: a guess, checked by every query
+        self._last_state_answer: tuple[bytes, Snapshot] | None = None  # the last state read's bytes, parsed
         self._snapshot_request: tuple[str, bytes, dict[str, str]] | None = None
         # the metadata graph's predicates and classes, as of a KB state (a query that cannot match them is
         # sent without that graph: `_run`)
@@ -176,7 +179,15 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         return untouched(reads, vocabulary[1], vocabulary[2])
 
     def _snapshot_of(self, resp) -> Snapshot:
-        return self._snapshot_from(_parse_results(resp, self.url))
+        """The state in a state read's answer. The same bytes as the last answer mean the same state (the
+        usual case: a state read goes with every query), which is then not parsed again."""
+        last = self._last_state_answer
+        if last is not None and last[0] == resp.content:
+            self._seen = last[1]
+            return last[1]
+        snap = self._snapshot_from(_parse_results(resp, self.url))
+        self._last_state_answer = (resp.content, snap)
+        return snap
 
     def _snapshot_from(self, rows) -> Snapshot:
         """The state in the rows of a state read (?v ?m: the version; ?g: a registered graph)."""
@@ -188,9 +199,9 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
                 versions.append((row["v"].value, row["m"].value))
         if versions:
             version, modified = min(versions)  # one, unless two writers raced: then the same one for every reader
-            snap = Snapshot(version, _datetime(modified), sorted(graphs))
+            snap = Snapshot.of(version, _datetime(modified), sorted(graphs))
         else:
-            snap = Snapshot("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
+            snap = Snapshot.of("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
         self._seen = snap
         return snap
 

@@ -14,6 +14,7 @@ input. It runs
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -70,6 +71,15 @@ def parse_accept(value: str | None):
     return parse_accept_header(value, MIMEAccept) if value else None
 
 
+@functools.lru_cache(maxsize=512)
+def answer_format(kind: str, accept: str | None, format_param: tuple[str, ...] | str | None) -> res.ResultFormat:
+    """The format of a `kind` answer for the request's `Accept` header and `format` parameter values
+    (`results.negotiate`). A client sends the same header with every request, and parsing and matching it
+    was a twentieth of a light query's CPU in the serving process: the choice is kept per header (at most
+    512 of them); a refusal (NotAcceptable) is not kept, and is raised again each time."""
+    return res.negotiate(kind, parse_accept(accept), format_param)
+
+
 def execute(store, job: Job, send) -> None:
     """Run the query and send its answer as messages (see `streaming`): one whole Outcome, or a streamed
     head, chunks and END. `send` may raise `streaming.Cancelled` (the reader is gone): then this returns."""
@@ -108,7 +118,7 @@ def _answer(store, job: Job, analysis, send, started: float, state: dict) -> Non
     try:
         result, rows, kb_state = evaluate(store, job, has_dataset=bool(analysis.from_graphs or analysis.from_named))
         kind = res.kind_of(result)
-        fmt = res.negotiate(kind, parse_accept(job.accept), job.format)
+        fmt = answer_format(kind, job.accept, job.format)
         prepared = res.prepare(result, fmt, job.max_rows, rows=rows)
         elapsed = (time.perf_counter() - started) * 1000
         head = Outcome(200, b"", fmt.content_type, {"Server-Timing": f"query;dur={elapsed:.1f}", **prepared.headers},

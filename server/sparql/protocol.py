@@ -25,10 +25,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import description
 from .cache import ResponseCache
-from .execution import Job, Outcome, execute, parse_accept
+from .execution import Job, Outcome, answer_format, execute
 from .ratelimit import RateLimiter
 from .running import Running, Ticket
-from .results import JSON_MEMBER, LIMIT_HEADER, TRUNCATED_HEADER, NotAcceptable, negotiate
+from .results import JSON_MEMBER, LIMIT_HEADER, TRUNCATED_HEADER, NotAcceptable
 from .streaming import BUFFER_BYTES, Failed, Stream, run_in_thread
 
 bp = Blueprint("sparql", __name__)
@@ -276,7 +276,7 @@ def answer(ep: Endpoint, job: Job, client: str = "unknown") -> Response:
     outcome = None
     if kind is not None:
         try:
-            fmt = negotiate(kind, parse_accept(job.accept), job.format)
+            fmt = answer_format(kind, job.accept, job.format)
         except NotAcceptable as exc:
             return text(406, exc.message)
         if version is not None:

@@ -5,6 +5,8 @@ a half-read result."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -74,3 +76,47 @@ def test_virtuoso_blank_node_names_are_read():
     result, rows = _parse_results(Answer(body, "application/sparql-results+json"), "test", count=True)
     (row,) = list(result)
     assert rows == 1 and isinstance(row[0], ox.BlankNode) and row[0].value == "b10007"
+
+
+def _state_answer(version: str, graphs: list[str]) -> Answer:
+    """A state read's answer as a SPARQL store sends it (?v ?m the version; ?g each registered graph)."""
+    rows = [{"v": {"type": "literal", "value": version},
+             "m": {"type": "literal", "value": "2026-12-07T04:00:00+00:00",
+                   "datatype": "http://www.w3.org/2001/XMLSchema#dateTime"}}]
+    rows += [{"g": {"type": "uri", "value": g}} for g in graphs]
+    body = json.dumps({"head": {"vars": ["v", "m", "g"]}, "results": {"bindings": rows}}).encode("utf-8")
+    return Answer(body, "application/sparql-results+json")
+
+
+def test_a_state_answer_equal_to_the_last_one_is_not_parsed_again(monkeypatch):
+    """Every query reads the KB's state beside it; an answer with the same bytes as the last one is the same
+    state and is taken as it is, and any other answer is read: a new version, another list of graphs."""
+    from kb import settings as settings_mod
+    from kb.namespaces import Iris
+    from kb.store import remote
+
+    store = remote.RemoteStore(Iris("https://w3id.org/thb-kb/"), "http://127.0.0.1:9/sparql", settings_mod.load({}))
+    parsed = []
+    real = remote._parse_results
+    monkeypatch.setattr(remote, "_parse_results", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    first = store._snapshot_of(_state_answer("v1", [EX + "g1"]))
+    again = store._snapshot_of(_state_answer("v1", [EX + "g1"]))
+    assert again is first and len(parsed) == 1 and store.seen_state == first.state
+    moved = store._snapshot_of(_state_answer("v2", [EX + "g1"]))
+    assert moved.version == "v2" and moved.state != first.state and len(parsed) == 2
+    regraphed = store._snapshot_of(_state_answer("v2", [EX + "g1", EX + "g2"]))
+    assert regraphed.graphs == [EX + "g1", EX + "g2"] and regraphed.state != moved.state
+    assert store.seen_state == regraphed.state and len(parsed) == 3
+    back = store._snapshot_of(_state_answer("v1", [EX + "g1"]))  # the same bytes as the first, not the last
+    assert back.state == first.state and len(parsed) == 4
+    store.close()
+
+
+def test_the_state_token_names_the_version_and_the_graphs():
+    from kb.store.remote import Snapshot
+
+    when = dt.datetime(2026, 12, 7, tzinfo=dt.timezone.utc)
+    one = Snapshot.of("v1", when, [EX + "g1"])
+    assert one.state.startswith("v1/") and one.state == Snapshot.of("v1", when, [EX + "g1"]).state
+    assert one.state != Snapshot.of("v1", when, [EX + "g1", EX + "g2"]).state  # a graph registered by hand
+    assert one.state != Snapshot.of("v2", when, [EX + "g1"]).state
