@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sparql_user", None, "Remote store only: user name for HTTP digest/basic authentication."),
     Setting("sparql_password", None, "Remote store only: password for the remote store.", secret=True),
     Setting("remote_timeout", 30.0, "Remote store only: seconds to wait for the remote store before answering 503.", float),
+    Setting("remote_state_ttl", 0.25, "Remote store only: seconds an app server answers with the KB state (version and graphs) it read last before it reads it again; every write through thb-kb returns only after this much (plus 0.05 s), so it is seen by every app server once it has returned. 0: the state is read beside every query.", float),
     Setting("host", "127.0.0.1", "Address `kb serve` listens on."),
     Setting("port", 8080, "Port `kb serve` listens on.", int),
     Setting("workers", 1, "gunicorn worker processes for `kb serve --gunicorn` (the embedded store allows one; use threads).", int),

@@ -9,9 +9,10 @@ How the KB lives on a shared engine:
   Protocol), so the default graph is the union of the KB's graphs, exactly as on the embedded store, and an
   engine's own graphs (Virtuoso's system graphs `virtrdf#`, `ldp#`, ...; other applications' data) never
   appear in results. The registered graphs are read with the KB version in one small request (`snapshot`)
-  that goes beside each query, at the same time (`_run`): the query is sent with the graphs read last and
+  that goes beside a query, at the same time (`_run`): the query is sent with the graphs read last and
   sent again if the registry changed, so several app servers agree without any state of their own that
-  could go stale, and no round trip waits before a query. (On Virtuoso the union can instead be "all graphs
+  could go stale, and no round trip waits before a query. Within `KB_REMOTE_STATE_TTL` of a read, queries
+  go alone with its graphs, and every write waits that long before it returns (`_recent`, `_committed`). (On Virtuoso the union can instead be "all graphs
   but the others", by its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans
   slow at scale.)
 - Writes are one SPARQL Update request: DROP, DELETE DATA, INSERT DATA, the registry and the version triple
@@ -32,12 +33,11 @@ every request and installs a process-wide urllib opener for digest authenticatio
 pyoxigraph, so callers get the same QuerySolutions / QueryBoolean / QueryTriples objects as from the
 embedded store.
 
-Modules: this one (connection, reads), `remote_send` (requests and answers on the wire), `remote_http` (the
-connection pool), `remote_writes` (writes, staging), `remote_protocol` (texts, answers).
+Modules: this one (connection, reads), `remote_state` (the KB's state and its reads), `remote_send` (requests
+and answers on the wire), `remote_http` (the connection pool), `remote_writes` (writes, staging),
+`remote_protocol` (texts, answers).
 """
 
-import datetime as dt
-import hashlib
 import os
 import threading
 import urllib.parse
@@ -51,32 +51,16 @@ from SPARQLWrapper import JSON, N3, XML
 
 from ..namespaces import Iris
 from . import remote_http
-from .base import MODIFIED, VERSION, Store, StoreError
+from .base import Store, StoreError
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
-    CHUNK, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params, _datetime,
-    _new_session, _parse_results, _query_form_or_refuse, _triples_result, explain_rejection, has_dataset_clause,
-    names_a_graph, query_form)
+    CHUNK, NAMED_GRAPH, RDF_TYPE, SLOTS, VIRTUOSO_SYSTEM_GRAPHS, ResultCut, _dataset_params, _new_session,
+    _parse_results, _query_form_or_refuse, _triples_result, explain_rejection, has_dataset_clause,
+    names_a_graph)
 from ..history import history_graph
-from .query_reads import reads as query_reads, untouched
+from .query_reads import reads as query_reads
 from .remote_send import Pending, RemoteSending
+from .remote_state import RemoteState, Snapshot  # noqa: F401 - Snapshot: part of this module's API
 from .remote_writes import RemoteWrites
-
-
-class Snapshot(NamedTuple):
-    """What one request reads of the KB's state: its version, last modification and graphs, and `state`,
-    the version and the graphs in one token (made once, by `Snapshot.of`: every query compares it)."""
-
-    version: str
-    modified: dt.datetime
-    graphs: list[str]
-    state: str
-
-    @classmethod
-    def of(cls, version: str, modified: dt.datetime, graphs: list[str]) -> "Snapshot":
-        """The snapshot with its state token: a graph registered by hand changes the KB's answers without a
-        new version, and must not let an answer of the KB before it be served after it."""
-        digest = hashlib.sha256("\n".join(graphs).encode("utf-8")).hexdigest()[:16]
-        return cls(version, modified, graphs, f"{version}/{digest}")
 
 
 class Answer(NamedTuple):
@@ -87,7 +71,7 @@ class Answer(NamedTuple):
     state: str | None  # the KB state (Snapshot.state) the answer belongs to; None when not certain (never cached)
 
 
-class RemoteStore(RemoteSending, RemoteWrites, Store):
+class RemoteStore(RemoteState, RemoteSending, RemoteWrites, Store):
     generic = False  # True: never use an engine's own dialect (the tests run the SPARQL 1.1 path on Virtuoso)
     # Virtuoso's graph-exclusion pragmas for the union (no registry request per query) are off: with the 14
     # graphs a KB's store holds besides its own, Virtuoso 7.2.5 plans joins 10 to 40 times slower at 1M
@@ -101,6 +85,8 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         self.url = url
         self.update_url = settings.get("sparql_update_url") or url
         self.timeout = float(settings.get("remote_timeout") or 30.0)
+        ttl = settings.get("remote_state_ttl")
+        self.state_ttl = max(0.0, float(0.25 if ttl is None else ttl))
         self.registry = f"{iris.base}store/graphs"
         self.staging_base = f"{iris.base}store/staging/"
         self.leases = f"{iris.base}store/staging-leases"
@@ -123,6 +109,9 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         self.slots = [f"{self.staging_base}{i}" for i in range(SLOTS)]
         self._writer_id = uuid.uuid4().hex
         self._seen: Snapshot | None = None  # the KB's state as last read: a guess, checked by every query
+        # the newest state read and when it was sent (time.monotonic()): answers use it for `state_ttl`
+        self._seen_read: tuple[Snapshot, float] | None = None
+        self._seen_lock = threading.Lock()
         self._last_state_answer: tuple[bytes, Snapshot] | None = None  # the last state read's bytes, parsed
         self._snapshot_request: tuple[str, bytes, dict[str, str]] | None = None
         # the metadata graph's predicates and classes, as of a KB state (a query that cannot match them is
@@ -137,84 +126,6 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         return _parse_results(resp, self.url)
 
     # -- reads -----------------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """The KB version, its last modification and the KB's graphs (the registry), in ONE request: a write
-        changes them in one update request, so they are read together too."""
-        return self._snapshot_of(self._finish(self._start_snapshot()))
-
-    def _state_patterns(self) -> str:
-        """The patterns of the KB's state: ?v ?m the version and its time, ?g each registered graph."""
-        return (f"{{ GRAPH <{self.iris.meta_graph}> {{ <{self.iris.dataset}> <{VERSION.value}> ?v ; "
-                f"<{MODIFIED.value}> ?m }} }} UNION {{ GRAPH <{self.registry}> {{ ?g <{RDF_TYPE}> <{NAMED_GRAPH}> }} }}")
-
-    def _start_snapshot(self) -> Pending:
-        if self._snapshot_request is None:  # always the same request: described by SPARQLWrapper once
-            sw = self._wrapper(f"SELECT ?v ?m ?g WHERE {{ {self._state_patterns()} }}", update=False)
-            sw.setReturnFormat(JSON)
-            self._snapshot_request = self._request(sw, "application/sparql-results+json",
-                                                   _dataset_params(([self._empty], [self.iris.meta_graph, self.registry])))
-        return self._start_request(*self._snapshot_request, update=False, timeout=None)
-
-    def _snapshot_and_meta_vocabulary(self) -> Snapshot:
-        """`snapshot`, and in the same request the predicates and classes of the metadata graph (kept with
-        the state they were read at: `_meta_vocabulary`)."""
-        meta = self.iris.meta_graph
-        q = (f"SELECT ?v ?m ?g ?p ?t WHERE {{ {self._state_patterns()} "
-             f"UNION {{ SELECT DISTINCT ?p WHERE {{ GRAPH <{meta}> {{ ?s ?p ?o }} }} }} "
-             f"UNION {{ SELECT DISTINCT ?t WHERE {{ GRAPH <{meta}> {{ ?s <{RDF_TYPE}> ?t }} }} }} }}")
-        rows = list(self._select(q, ([self._empty], [meta, self.registry])))
-        snap = self._snapshot_from(rows)
-        predicates = frozenset(r["p"].value for r in rows if r["p"] is not None)
-        types = frozenset(r["t"].value for r in rows if r["t"] is not None)
-        self._meta_vocabulary = (snap.state, predicates, types)
-        return snap
-
-    def _without_meta(self, reads, guess: Snapshot) -> bool:
-        """True when a query that reads `reads` (kb.store.query_reads), sent at KB state `guess`, cannot match
-        any triple of the metadata graph, so that the graph can be left out of its dataset (Virtuoso plans a
-        dataset of fewer graphs better)."""
-        vocabulary = self._meta_vocabulary
-        if self.iris.meta_graph not in guess.graphs or vocabulary is None or vocabulary[0] != guess.state:
-            return False
-        return untouched(reads, vocabulary[1], vocabulary[2])
-
-    def _snapshot_of(self, resp) -> Snapshot:
-        """The state in a state read's answer. The same bytes as the last answer mean the same state (the
-        usual case: a state read goes with every query), which is then not parsed again."""
-        last = self._last_state_answer
-        if last is not None and last[0] == resp.content:
-            self._seen = last[1]
-            return last[1]
-        snap = self._snapshot_from(_parse_results(resp, self.url))
-        self._last_state_answer = (resp.content, snap)
-        return snap
-
-    def _snapshot_from(self, rows) -> Snapshot:
-        """The state in the rows of a state read (?v ?m: the version; ?g: a registered graph)."""
-        versions, graphs = [], []
-        for row in rows:
-            if row["g"] is not None:
-                graphs.append(row["g"].value)
-            elif row["v"] is not None and row["m"] is not None:
-                versions.append((row["v"].value, row["m"].value))
-        if versions:
-            version, modified = min(versions)  # one, unless two writers raced: then the same one for every reader
-            snap = Snapshot.of(version, _datetime(modified), sorted(graphs))
-        else:
-            snap = Snapshot.of("empty", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), sorted(graphs))
-        self._seen = snap
-        return snap
-
-    @property
-    def seen_state(self) -> str | None:
-        """The KB state (`Snapshot.state`) this process read last: a guess only (the endpoint checks it
-        before it trusts an answer cached under it)."""
-        seen = self._seen
-        return seen.state if seen is not None else None
-
-    def _kb_graphs(self) -> list[str]:
-        return self.snapshot().graphs
-
     def _virtuoso_union_pragmas(self) -> str:
         """Virtuoso: the union of the KB's graphs as "all graphs except the others". Virtuoso plans queries
         over an explicit list of graphs (default-graph-uri, FROM) badly (100x slower on joins with filters);
@@ -262,6 +173,9 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
                 uses_kb = True
         checks = uses_kb or want_version
         guess, read_first = self._seen, False
+        recent = self._recent() if checks else None
+        if recent is not None:
+            guess, read_first = recent, True  # read less than state_ttl ago: no read with this query
         # the KB's whole union, or without the metadata graph when no pattern of the query can match it
         reads = query_reads(sparql) if uses_kb and default_graph is None and named_graphs is None else None
         slim = reads is not None
@@ -287,7 +201,8 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
         state = guess.state if checks else None
         if checks and not read_first:
             try:
-                now = self._snapshot_of(self._finish(self._start_snapshot()))
+                state_read = self._start_snapshot()
+                now = self._noted(self._snapshot_of(self._finish(state_read)), state_read.sent)
             except BaseException:
                 pending.abandon()
                 raise
@@ -346,7 +261,7 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
             return
         except ResultCut as cut:
             page = max(1, cut.limit - 1)
-        before = self.version()
+        before = self.snapshot(fresh=True).version
         offset = 0
         while True:
             rows = list(self._select(f"{select} LIMIT {page} OFFSET {offset}", dataset))
@@ -354,7 +269,7 @@ class RemoteStore(RemoteSending, RemoteWrites, Store):
             if len(rows) < page:
                 break
             offset += page
-        if self.version() != before:
+        if self.snapshot(fresh=True).version != before:
             raise StoreError("the KB changed while it was being read page by page; read it again")
 
     def triples(self, graph: str) -> Iterator[ox.Triple]:

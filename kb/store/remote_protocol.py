@@ -22,6 +22,7 @@ SLOTS = 8               # staging graphs: bulk writes that may stage at the same
 VIRTUOSO_SYSTEM_GRAPHS = {"http://www.openlinksw.com/schemas/virtrdf#", "http://www.w3.org/ns/ldp#",
                           "http://localuriqaserver/sparql", "http://www.w3.org/2002/07/owl#"}
 GRACE = 2.0             # seconds we wait past a query's time limit for the store's own answer
+COMMIT_MARGIN = 0.05    # seconds a write waits past KB_REMOTE_STATE_TTL (clock rates of app servers may differ)
 CHUNK = 10_000          # triples per request (Virtuoso refuses request texts over about 10 MB)
 NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"

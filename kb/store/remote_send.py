@@ -34,6 +34,7 @@ class Pending:
     limit: float
     deadline: float
     timeout: float | None
+    sent: float = 0.0  # time.monotonic() when it was sent (or made, for one sent when finished)
     exchange: remote_http.Exchange | None = None
 
     def abandon(self) -> None:
@@ -85,7 +86,8 @@ class RemoteSending:
         # The store is told the query's own time limit (Virtuoso: `timeout`); we wait a little longer for
         # its answer, so that a query stopped by the store is told apart from a store that does not answer.
         limit = self.timeout if timeout is None else min(self.timeout, timeout + GRACE)
-        pending = Pending(url, body, headers, url.split("?")[0], limit, time.monotonic() + limit, timeout)
+        now = time.monotonic()
+        pending = Pending(url, body, headers, url.split("?")[0], limit, now + limit, timeout, now)
         pool = self._pool
         if pool is not None and pending.where == self.url and not update:
             try:

@@ -138,6 +138,7 @@ class RemoteWrites:
             except StoreError:
                 self._drop_quietly(staged.values())
                 raise
+        self._committed()
         if progress and staged:
             progress(f"committed {len(insert)} triples into {len(staged)} graph(s)")
         return new_version
@@ -194,13 +195,15 @@ class RemoteWrites:
         with self._write_lock:
             self._update(f"INSERT DATA {{ GRAPH <{self.registry}> {{ {triples} }} }} ;\n{version_text}")
         self._pragmas = None
+        self._committed()
         return new_version
 
     def reset(self) -> None:
         """Drop everything this KB holds on the store: its graphs, the registry, leftover staging graphs.
         (Other graphs on the same engine are left alone.)"""
-        graphs = [*self._kb_graphs(), *self.slots, self.iris.meta_graph, self.registry, self.leases,
+        graphs = [*self.snapshot(fresh=True).graphs, *self.slots, self.iris.meta_graph, self.registry, self.leases,
                   self.history_graph]
         with self._write_lock:
             self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
+        self._committed()
 

@@ -93,12 +93,12 @@ def test_a_state_answer_equal_to_the_last_one_is_not_parsed_again(monkeypatch):
     state and is taken as it is, and any other answer is read: a new version, another list of graphs."""
     from kb import settings as settings_mod
     from kb.namespaces import Iris
-    from kb.store import remote
+    from kb.store import remote, remote_state
 
     store = remote.RemoteStore(Iris("https://w3id.org/thb-kb/"), "http://127.0.0.1:9/sparql", settings_mod.load({}))
     parsed = []
-    real = remote._parse_results
-    monkeypatch.setattr(remote, "_parse_results", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    real = remote_state._parse_results
+    monkeypatch.setattr(remote_state, "_parse_results", lambda *a, **k: parsed.append(1) or real(*a, **k))
     first = store._snapshot_of(_state_answer("v1", [EX + "g1"]))
     again = store._snapshot_of(_state_answer("v1", [EX + "g1"]))
     assert again is first and len(parsed) == 1 and store.seen_state == first.state

@@ -1,6 +1,8 @@
-"""Every query on the remote store is checked against the KB's state of that moment, in the same round trip
-(RemoteStore._run): two app servers (two stores, two apps) on one Virtuoso, one writes, the other sees it
-at its next query, and never serves or caches an answer of the older KB as the newer one's."""
+"""Every query on the remote store is checked against the KB's state: read in the same round trip
+(RemoteStore._run), or read less than KB_REMOTE_STATE_TTL before, while every write through thb-kb returns
+only after that long. Two app servers (two stores, two apps) on one Virtuoso, one writes, the other sees it
+at its next query, and never serves or caches an answer of the older KB as the newer one's. Each test runs
+with the state read beside every query (ttl 0) and with the default TTL."""
 
 from __future__ import annotations
 
@@ -22,6 +24,11 @@ def t(s, o):
     return ox.Triple(ox.NamedNode(EX + s), ox.NamedNode(EX + "p"), ox.Literal(o))
 
 
+@pytest.fixture(params=[0.0, 0.25], ids=["read-each-query", "state-ttl"])
+def ttl(request):
+    return request.param
+
+
 @pytest.fixture()
 def writer(virtuoso):
     store = virtuoso.empty_store()
@@ -29,8 +36,8 @@ def writer(virtuoso):
     return store
 
 
-def test_a_graph_another_server_adds_is_seen_at_once(virtuoso, writer):
-    reader = open_store(virtuoso.settings())  # another app server
+def test_a_graph_another_server_adds_is_seen_at_once(virtuoso, writer, ttl):
+    reader = open_store(virtuoso.settings(remote_state_ttl=ttl))  # another app server
     assert bool(reader.query(f'ASK {{ <{EX}a> ?p "1" }}'))
     assert reader.seen_state == writer.snapshot().state  # it knows the KB's graphs now: later queries do not wait
     writer.replace_graph(G2, [t("new", "2")])  # a new graph: the registry changes
@@ -41,8 +48,8 @@ def test_a_graph_another_server_adds_is_seen_at_once(virtuoso, writer):
     assert not bool(reader.query(f'ASK {{ <{EX}new> ?p "2" }}'))
 
 
-def test_an_answer_is_vouched_for_only_when_its_state_is_confirmed(virtuoso, writer):
-    reader = open_store(virtuoso.settings())
+def test_an_answer_is_vouched_for_only_when_its_state_is_confirmed(virtuoso, writer, ttl):
+    reader = open_store(virtuoso.settings(remote_state_ttl=ttl))
     q = f"SELECT ?o WHERE {{ <{EX}a> ?p ?o }}"
     first = reader.query_answer(q)
     assert first.state == writer.snapshot().state and [r["o"].value for r in first.result] == ["1"]
@@ -55,10 +62,10 @@ def test_an_answer_is_vouched_for_only_when_its_state_is_confirmed(virtuoso, wri
     assert third.state == writer.snapshot().state and [r["o"].value for r in third.result] == ["changed"]
 
 
-def test_the_query_does_not_wait_for_the_state_read(virtuoso, writer):
+def test_the_query_does_not_wait_for_the_state_read(virtuoso, writer, ttl):
     proxy = CountingProxy(virtuoso.http_port, delay=1.0)  # every request takes 1 s more
     try:
-        reader = open_store(virtuoso.settings(store="sparql+" + proxy.url()))
+        reader = open_store(virtuoso.settings(store="sparql+" + proxy.url(), remote_state_ttl=ttl))
         reader.query("ASK {}")  # the first query reads the state first
         started = time.monotonic()
         assert bool(reader.query(f'ASK {{ <{EX}a> ?p "1" }}'))
@@ -67,11 +74,11 @@ def test_the_query_does_not_wait_for_the_state_read(virtuoso, writer):
         proxy.close()
 
 
-def test_two_apps_never_serve_a_cached_answer_of_an_older_kb(virtuoso, writer):
+def test_two_apps_never_serve_a_cached_answer_of_an_older_kb(virtuoso, writer, ttl):
     from server import create_app
 
-    a = create_app(virtuoso.settings(), load_if_empty=False).test_client()
-    b = create_app(virtuoso.settings(), load_if_empty=False).test_client()
+    a = create_app(virtuoso.settings(remote_state_ttl=ttl), load_if_empty=False).test_client()
+    b = create_app(virtuoso.settings(remote_state_ttl=ttl), load_if_empty=False).test_client()
     path = "/sparql?" + urlencode({"query": f"SELECT ?o WHERE {{ <{EX}a> ?p ?o }}"})
     accept = {"Accept": "application/sparql-results+json"}
 
@@ -90,12 +97,13 @@ def test_two_apps_never_serve_a_cached_answer_of_an_older_kb(virtuoso, writer):
     assert values(b) == ["3"]
 
 
-def test_a_graph_registered_by_hand_is_seen_by_cached_queries_too(virtuoso, writer):
+def test_a_graph_registered_by_hand_is_seen_by_cached_queries_too(virtuoso, writer, ttl):
     """The documented way to add bulk-loaded data: load it into a graph, then register the graph with a
-    hand-written update (no new KB version). The answer cache keys answers by version AND graphs."""
+    hand-written update (no new KB version). The answer cache keys answers by version AND graphs. A write
+    by other means than thb-kb does not wait: it is seen within the TTL."""
     from server import create_app
 
-    b = create_app(virtuoso.settings(), load_if_empty=False).test_client()
+    b = create_app(virtuoso.settings(remote_state_ttl=ttl), load_if_empty=False).test_client()
     path = "/sparql?" + urlencode({"query": f"SELECT ?o WHERE {{ ?s <{EX}p> ?o }} ORDER BY ?o"})
 
     def values():
@@ -111,6 +119,7 @@ def test_a_graph_registered_by_hand_is_seen_by_cached_queries_too(virtuoso, writ
                    "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
                    "<http://www.w3.org/ns/sparql-service-description#NamedGraph> } }")
     assert writer.version() == version  # no new version
+    time.sleep(ttl)
     assert values() == ["1", "by hand"]
     writer.drop_graph(g3)
 
@@ -159,3 +168,50 @@ def test_a_write_meanwhile_sends_a_query_without_the_metadata_graph_again_with_i
     # sent without the metadata graph (the vocabulary it knew was the old state's), then again with it
     assert [meta in dataset[0] for dataset in sent] == [False, True]
     assert answer.state == writer.snapshot().state
+
+
+def _counting_state_reads(store) -> list:
+    """The times `store` sends a read of the KB's state (appended to the returned list)."""
+    reads: list = []
+    start = store._start_snapshot
+
+    def counted(*args, **kwargs):
+        reads.append(time.monotonic())
+        return start(*args, **kwargs)
+
+    store._start_snapshot = counted
+    return reads
+
+
+def test_within_the_ttl_queries_send_no_state_read_and_are_vouched_for(virtuoso, writer):
+    reader = open_store(virtuoso.settings(remote_state_ttl=0.5))
+    reads = _counting_state_reads(reader)
+    q = f"SELECT ?o WHERE {{ <{EX}a> ?p ?o }}"
+    first = reader.query_answer(q)
+    assert len(reads) == 1 and first.state == writer.snapshot().state
+    answers = [reader.query_answer(q) for _ in range(5)]  # well within 0.5 s of that read
+    assert len(reads) == 1
+    assert {a.state for a in answers} == {first.state}  # the state read less than the TTL ago
+    assert [r["o"].value for r in answers[-1].result] == ["1"]
+    reader.snapshot(fresh=True)  # a fresh read is a read whatever the TTL (paged reads, resets)
+    assert len(reads) == 2
+    time.sleep(0.55)
+    reader.query_answer(q)
+    assert len(reads) == 3  # older than the TTL: read again, beside the query
+
+
+def test_a_write_returns_only_when_no_server_can_answer_from_before_it(virtuoso):
+    """The TTL's guarantee: a reader that read the state just before a write sees the write in its very next
+    query after the write returned (the writer waits out the TTL), without any read of its own in between."""
+    writer = open_store(virtuoso.settings(remote_state_ttl=1.0))
+    writer.reset()
+    writer.replace_graph(G1, [t("a", "1")])
+    reader = open_store(virtuoso.settings(remote_state_ttl=1.0))
+    q = f"SELECT ?o WHERE {{ <{EX}a> ?p ?o }}"
+    assert [r["o"].value for r in reader.query(q)] == ["1"]  # the reader's state is recent now
+    started = time.monotonic()
+    writer.replace_graph(G1, [t("a", "2")])
+    assert time.monotonic() - started >= 1.0  # the write waited out the TTL before it returned
+    assert [r["o"].value for r in reader.query(q)] == ["2"]  # seen at once
+    writer.replace_graph(G2, [t("new", "3")])  # a new graph: the reader must send its queries with it
+    assert bool(reader.query(f'ASK {{ <{EX}new> ?p "3" }}'))

@@ -22,7 +22,8 @@ def proxy(virtuoso):
 
 
 def test_queries_reuse_one_connection(virtuoso, proxy):
-    store = open_store(virtuoso.settings(store="sparql+" + proxy.url()))
+    # the state read beside every query (no TTL): two requests in flight at a time
+    store = open_store(virtuoso.settings(store="sparql+" + proxy.url(), remote_state_ttl=0))
     for _ in range(20):
         store.query(ASK)
         store.version()
@@ -52,8 +53,8 @@ def test_threads_share_the_pool(virtuoso, proxy):
 def test_a_connection_the_store_closed_is_replaced_without_an_error(virtuoso):
     proxy = CountingProxy(virtuoso.http_port, drop_second=True)
     try:
-        store = open_store(virtuoso.settings(store="sparql+" + proxy.url()))
-        versions = {store.version() for _ in range(5)}  # one request each
+        store = open_store(virtuoso.settings(store="sparql+" + proxy.url(), remote_state_ttl=0))
+        versions = {store.version() for _ in range(5)}  # one request each (no TTL)
         assert len(versions) == 1
         assert proxy.connections == 5 and proxy.dropped == 4  # each reuse met a closed connection: sent again
     finally:
