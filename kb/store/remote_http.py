@@ -143,18 +143,19 @@ class _Connection:
             status = int(parts[1])
             if 100 <= status < 200:
                 continue
-            headers = Headers()
+            fields: dict[str, str] = {}  # a plain dict while it is filled (Headers' methods lower-case each key)
             name = None
             for line in lines[1:]:
                 if line[:1] in (" ", "\t") and name is not None:  # an obsolete folded continuation
-                    headers[name] += " " + line.strip()
+                    fields[name] += " " + line.strip()
                     continue
                 name, sep, value = line.partition(":")
                 if not sep:
                     raise _BadAnswer(f"not an HTTP header: {line[:80]!r}")
                 name, value = name.strip().lower(), value.strip()
-                headers[name] = headers[name] + ", " + value if name in headers else value
-            return status, parts[0], headers
+                seen = fields.get(name)
+                fields[name] = value if seen is None else seen + ", " + value
+            return status, parts[0], Headers(fields)
 
     def body(self, headers: Headers, deadline: float, read_timeout: float) -> tuple[bytes, bool]:
         """The answer's body, and whether the connection stays open for another request."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 
 import pyoxigraph as ox
 import requests
@@ -118,6 +119,27 @@ def _dataset_params(dataset) -> list[tuple[str, str]]:
         return []
     default, named = dataset
     return [("default-graph-uri", g) for g in default] + [("named-graph-uri", g) for g in named]
+
+
+def _quote_table(safe: bytes) -> dict[int, str]:
+    kept = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~") | set(safe)
+    return {i: chr(i) if i in kept else "+" if i == 0x20 else f"%{i:02X}" for i in range(256)}
+
+
+_QUOTE_PLUS = {b"": _quote_table(b""), b"/": _quote_table(b"/")}
+
+
+def quote_plus(text: str, safe: bytes = b"") -> str:
+    """`urllib.parse.quote_plus(text, safe)` (UTF-8; `safe` b"" or b"/") in one pass of C, twice as fast: a
+    query's text is encoded for every request."""
+    return text.encode("utf-8").decode("latin-1").translate(_QUOTE_PLUS[safe])
+
+
+@lru_cache(maxsize=64)
+def encoded_dataset(dataset: tuple[tuple[str, ...], tuple[str, ...]] | None) -> str:
+    """The dataset parameters form-encoded (`urllib.parse.urlencode`), kept: the KB's graphs change only
+    with a write, and every query carries them."""
+    return "&".join(f"{k}={quote_plus(v)}" for k, v in _dataset_params(dataset))
 
 
 def _content_type(resp) -> str:

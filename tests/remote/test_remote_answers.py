@@ -120,3 +120,45 @@ def test_the_state_token_names_the_version_and_the_graphs():
     assert one.state.startswith("v1/") and one.state == Snapshot.of("v1", when, [EX + "g1"]).state
     assert one.state != Snapshot.of("v1", when, [EX + "g1", EX + "g2"]).state  # a graph registered by hand
     assert one.state != Snapshot.of("v2", when, [EX + "g1"]).state
+
+
+def test_quote_plus_is_urllibs():
+    import urllib.parse
+
+    from kb.store.remote_protocol import quote_plus
+
+    every = "".join(chr(i) for i in range(1, 0x800)) + "\U0001F600 ü é ~/+%&="
+    for text in (every, "", "SELECT * WHERE { ?s ?p ?o }", "a/b c", "\x00"):
+        assert quote_plus(text) == urllib.parse.quote_plus(text)
+        assert quote_plus(text, b"/") == urllib.parse.quote_plus(text.encode("utf-8"), safe="/")
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate: refused, as urllib does
+        quote_plus("\udc80")
+
+
+@pytest.mark.parametrize("form", ["SELECT", "ASK", "CONSTRUCT", "DESCRIBE"])
+def test_a_query_goes_as_sparqlwrapper_describes_it(form, monkeypatch):
+    """A query's request is made from SPARQLWrapper's description of the first one (`_query_template`):
+    the same URL, headers and body as SPARQLWrapper gives for each query, with the dataset and timeout."""
+    from kb import settings as settings_mod
+    from kb.namespaces import Iris
+    from kb.store import remote
+    from kb.store.remote_protocol import _dataset_params
+
+    store = remote.RemoteStore(Iris("https://w3id.org/thb-kb/"), "http://127.0.0.1:9/sparql", settings_mod.load({}))
+    sent = []
+    monkeypatch.setattr(store, "_start_request", lambda url, body, headers, **kw: sent.append((url, body, headers)))
+    texts = [f"{form} WHERE {{ ?s ?p ?o }}", 'SELECT * { ?s ?p "a/b c&d=e+f%20 ü\U0001F600" } # é\n',
+             f"PREFIX ex: <http://example.org/a?b=c#d>\n{form} {{ ex:x ?p ?o FILTER(?o != 'x\\ty') }}"]
+    datasets = [None, (["http://example.org/g1"], ["http://example.org/g1", "http://example.org/g 2?x=&y"]),
+                ([], [])]
+    for text in texts:
+        for dataset in datasets:
+            for timeout in (None, 2.5):
+                del sent[:]
+                store._start_query(text, form, dataset, timeout)
+                full = None if dataset is None else (dataset[0] or [store._empty], dataset[1] or [store._empty])
+                params = _dataset_params(full) + ([("timeout", "2500")] if timeout else [])
+                described = store._request(store._query_wrapper(text, form), store._query_accept(form), params)
+                assert sent == [described]
+    assert store._query_templates[form] is not None  # made once, from SPARQLWrapper's own description
+    store.close()
