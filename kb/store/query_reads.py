@@ -41,7 +41,8 @@ _TOKEN = re.compile(r"""
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<dtype>\^\^)
   | (?P<op>&&|\|\||!=|<=|>=|[{}()\[\].;,/|^*+?!=<>\-])
-""", re.VERBOSE)
+  | (?P<bad>.)
+""", re.VERBOSE | re.DOTALL)
 
 _GROUP_WORDS = {"OPTIONAL", "MINUS", "UNION"}
 _MODIFIERS = {"GROUP", "ORDER", "HAVING", "LIMIT", "OFFSET"}
@@ -67,15 +68,12 @@ def untouched(reads: Reads | None, predicates: frozenset[str] | set[str], types:
 
 
 def _tokens(sparql: str) -> list[tuple[str, str]]:
-    out, pos, n = [], 0, len(sparql)
-    while pos < n:
-        m = _TOKEN.match(sparql, pos)
-        if m is None:
-            raise _Unknown(sparql[pos:pos + 10])
-        kind = m.lastgroup
-        if kind != "ws":
-            out.append((kind, m.group(kind)))
-        pos = m.end()
+    # one pass of the regular expression engine over the text (every character starts a token: `bad` takes
+    # what no other kind does), half the time of matching token by token
+    out = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(sparql) if m.lastgroup != "ws"]
+    for kind, text in out:
+        if kind == "bad":
+            raise _Unknown(text)
     return out
 
 
