@@ -12,9 +12,9 @@ How the KB lives on a shared engine:
   that goes beside a query, at the same time (`_run`): the query is sent with the graphs read last and
   sent again if the registry changed, so several app servers agree without any state of their own that
   could go stale, and no round trip waits before a query. Within `KB_REMOTE_STATE_TTL` of a read, queries
-  go alone with its graphs, and every write waits that long before it returns (`_recent`, `_committed`). (On Virtuoso the union can instead be "all graphs
-  but the others", by its graph-exclusion pragmas: `virtuoso_exclusions`, off, because they make its plans
-  slow at scale.)
+  go alone with its graphs, and every write waits that long before it returns (`_recent`, `_committed`).
+  (On Virtuoso the union can instead be "all graphs but the others", by its graph-exclusion pragmas:
+  `virtuoso_exclusions`, off, because they make its plans slow at scale.)
 - Writes are one SPARQL Update request: DROP, DELETE DATA, INSERT DATA, the registry and the version triple
   together. A bulk write (more than `CHUNK` triples) is first written in chunks into staging slots
   `{base}store/staging/0..7` (fixed names, never part of the KB's dataset), and then moved into place by ONE
@@ -50,6 +50,7 @@ from requests.auth import HTTPDigestAuth
 from SPARQLWrapper import JSON, N3, XML
 
 from ..namespaces import Iris
+from ..settings import BY_NAME
 from . import remote_http
 from .base import Store, StoreError
 from .remote_protocol import (  # noqa: F401 - CHUNK, SLOTS, ResultCut: part of this module's API
@@ -90,7 +91,7 @@ class RemoteStore(RemoteState, RemoteSending, RemoteWrites, Store):
         self.update_url = settings.get("sparql_update_url") or url
         self.timeout = float(settings.get("remote_timeout") or 30.0)
         ttl = settings.get("remote_state_ttl")
-        self.state_ttl = max(0.0, float(0.25 if ttl is None else ttl))
+        self.state_ttl = max(0.0, float(BY_NAME["remote_state_ttl"].default if ttl is None else ttl))
         self.registry = f"{iris.base}store/graphs"
         self.staging_base = f"{iris.base}store/staging/"
         self.leases = f"{iris.base}store/staging-leases"
