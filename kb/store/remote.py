@@ -207,8 +207,7 @@ class RemoteStore(RemoteState, RemoteSending, RemoteWrites, Store):
         state = guess.state if checks else None
         if checks and not read_first:
             try:
-                state_read = self._start_snapshot()
-                now = self._noted(self._snapshot_of(self._finish(state_read)), state_read.sent)
+                now = self._state_of(self._start_snapshot())
             except BaseException:
                 pending.abandon()
                 raise
@@ -231,9 +230,8 @@ class RemoteStore(RemoteState, RemoteSending, RemoteWrites, Store):
     def _start_query(self, text: str, form: str, dataset, timeout) -> Pending:
         if dataset is not None:
             dataset = (tuple(dataset[0]) or (self._empty,), tuple(dataset[1] or ()) or (self._empty,))
-        extra = encoded_dataset(dataset)
-        if timeout:  # Virtuoso; others ignore it
-            extra += ("&" if extra else "") + f"timeout={int(float(timeout) * 1000)}"
+        limit = [("timeout", str(int(float(timeout) * 1000)))] if timeout else []  # Virtuoso; others ignore it
+        extra = "&".join(filter(None, [encoded_dataset(dataset), *(f"{k}={v}" for k, v in limit)]))
         template = self._query_templates.get(form, False)
         if template is False:
             template = self._query_templates[form] = self._query_template(form)
@@ -241,10 +239,9 @@ class RemoteStore(RemoteState, RemoteSending, RemoteWrites, Store):
             url, headers = template
             body = "query=" + quote_plus(text, b"/") + ("&" + extra if extra else "")
             return self._start_request(url, body.encode("ascii"), headers, update=False, timeout=timeout)
-        params = _dataset_params(dataset) + ([("timeout", str(int(float(timeout) * 1000)))] if timeout else [])
         sw = self._query_wrapper(text, form)  # SPARQLWrapper describes this request itself
-        return self._start_request(*self._request(sw, self._query_accept(form), params), update=False,
-                                   timeout=timeout)
+        return self._start_request(*self._request(sw, self._query_accept(form), _dataset_params(dataset) + limit),
+                                   update=False, timeout=timeout)
 
     def _query_wrapper(self, text: str, form: str):
         sw = self._wrapper(text, update=False, form=form)  # a query, sent to the query URL

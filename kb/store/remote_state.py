@@ -51,7 +51,10 @@ class RemoteState:
             recent = self._recent()
             if recent is not None:
                 return recent
-        pending = self._start_snapshot()
+        return self._state_of(self._start_snapshot())
+
+    def _state_of(self, pending: Pending) -> Snapshot:
+        """The state a started state read answers, kept as the newest read when it is (`_noted`)."""
         return self._noted(self._snapshot_of(self._finish(pending)), pending.sent)
 
     def _recent(self) -> Snapshot | None:
